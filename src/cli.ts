@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { z } from 'zod';
+import { buildServer } from './api/server.ts';
+import { config, ConfigError } from './config.ts';
+import { createLogger } from './log.ts';
+import { createAccount, createApiKey, revokeApiKey } from './model/accounts.ts';
+import { connectDatabase } from './model/db.ts';
+import { DomainError } from './model/errors.ts';
+import { currency } from './model/fields.ts';
+import { migrateDatabase } from './model/migrate.ts';
+
+const usage = `Usage: crm-sync <command>
+
+Commands:
+  migrate                          create the database if missing and apply migrations
+  serve [--no-migrate]             start the HTTP API (migrates first unless --no-migrate)
+  start [--no-migrate]             everything in one process (today: the HTTP API)
+  accounts create --name NAME [--currency EUR]
+                                   create an account; prints {"accountId","keyId","apiKey"}
+  keys create --account ACCOUNT_ID create another API key for an account
+  keys revoke KEY_ID               revoke an API key
+
+Configuration comes from the environment: see README.md.`;
+
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function required(value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db']) => Promise<T>): Promise<T> {
+  const handle = connectDatabase(config().DATABASE_URL, { max: 2 });
+  try {
+    return await work(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function serve(args: string[]) {
+  const { values } = parse(args, { 'no-migrate': { type: 'boolean' } });
+  const { DATABASE_URL, HOST, PORT, LOG_LEVEL } = config();
+  if (!values['no-migrate']) await migrateDatabase(DATABASE_URL);
+  const logger = createLogger(LOG_LEVEL);
+  const handle = connectDatabase(DATABASE_URL);
+  const app = await buildServer({ db: handle.db, logger });
+  const stop = async () => {
+    await app.close();
+    await handle.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await app.listen({ host: HOST, port: PORT });
+  logger.info(`API docs at http://${HOST}:${PORT}/docs`);
+}
+
+async function accounts(args: string[]) {
+  const { values, positionals } = parse(args, { name: { type: 'string' }, currency: { type: 'string' } });
+  if (positionals[0] !== 'create') throw new UsageError('expected "accounts create"');
+  const name = required(values.name, '--name');
+  const parsed = values.currency === undefined ? undefined : currency.safeParse(values.currency);
+  if (parsed && !parsed.success) throw new UsageError(`--currency ${parsed.error.issues[0]!.message}`);
+  const created = await withDatabase((db) => createAccount(db, { name, defaultCurrency: parsed?.data }));
+  console.log(JSON.stringify(created));
+}
+
+async function keys(args: string[]) {
+  const { values, positionals } = parse(args, { account: { type: 'string' } });
+  const [action, keyId] = positionals;
+  if (action === 'create') {
+    const account = z.uuid().safeParse(required(values.account, '--account'));
+    if (!account.success) throw new UsageError('--account must be an account id (a UUID)');
+    console.log(JSON.stringify(await withDatabase((db) => createApiKey(db, account.data))));
+  } else if (action === 'revoke') {
+    const key = z.uuid().safeParse(keyId);
+    if (!key.success) throw new UsageError('keys revoke needs a KEY_ID (a UUID)');
+    await withDatabase((db) => revokeApiKey(db, key.data));
+    console.log(JSON.stringify({ revoked: key.data }));
+  } else {
+    throw new UsageError('expected "keys create" or "keys revoke"');
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  migrate: async () => {
+    await migrateDatabase(config().DATABASE_URL);
+    console.log('migrations applied');
+  },
+  serve,
+  start: serve,
+  accounts,
+  keys,
+};
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    console.log(usage);
+    return;
+  }
+  const run = commands[command];
+  if (!run) throw new UsageError(`unknown command "${command}"`);
+  config(); // a bad environment stops every command before it does anything
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`crm-sync: ${error.message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (error instanceof ConfigError || error instanceof DomainError) {
+    console.error(`crm-sync: ${error.message}`);
+    process.exit(1);
+  }
+  console.error(`crm-sync: ${(error as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function urlWithProtocol(protocols: string[]) {
+  return z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+}
+
+/** 32 bytes for AES-256-GCM, given as 64 hex characters or base64. */
+const encryptionKey = z.string().refine((value) => decodeKey(value) !== undefined, {
+  message: 'must be 32 bytes, written as 64 hex characters or as base64',
+});
+
+export function decodeKey(value: string): Buffer | undefined {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  return bytes.length === 32 ? bytes : undefined;
+}
+
+const envSchema = z.object({
+  DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://127.0.0.1:5432/crm_sync'),
+  REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0).max(65535).default(3000),
+  // Loopback by default so a developer machine never exposes the API by accident; containers set 0.0.0.0.
+  HOST: z.string().min(1).default('127.0.0.1'),
+  // Optional until a feature that stores secrets is used; when set it must be a valid key.
+  ENCRYPTION_KEY: encryptionKey.optional(),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; an empty variable counts as unset so `FOO=` falls back to the default. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = envSchema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`);
+  throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+}
+
+let loaded: Config | undefined;
+
+/** The configuration of this process, parsed on first use and never again. */
+export function config(): Config {
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}

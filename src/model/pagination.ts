@@ -1,0 +1,42 @@
+import { and, gt, or, eq, type SQL, type Column } from 'drizzle-orm';
+import { invalid } from './errors.ts';
+
+/** Lists are ordered by (created_at, id): both immutable, so a cursor never skips or repeats a row. */
+export interface Page {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+interface CursorPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeCursor(row: CursorPosition): string {
+  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorPosition {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(createdAt);
+    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
+    return { createdAt: date, id };
+  } catch {
+    throw invalid([{ field: 'cursor', message: 'is not a cursor this API returned' }]);
+  }
+}
+
+/** The condition "after the cursor" for a table's (created_at, id) columns. */
+export function afterCursor(columns: { createdAt: Column; id: Column }, cursor: string | undefined): SQL | undefined {
+  if (!cursor) return undefined;
+  const at = decodeCursor(cursor);
+  return or(gt(columns.createdAt, at.createdAt), and(eq(columns.createdAt, at.createdAt), gt(columns.id, at.id)));
+}
+
+/** Fetch limit + 1 rows, return limit of them and the cursor of the last when more exist. */
+export function toPage<T extends CursorPosition>(rows: T[], limit: number): { rows: T[]; nextCursor: string | null } {
+  if (rows.length <= limit) return { rows, nextCursor: null };
+  const kept = rows.slice(0, limit);
+  return { rows: kept, nextCursor: encodeCursor(kept[kept.length - 1]!) };
+}
