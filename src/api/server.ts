@@ -18,11 +18,13 @@ export interface ServerOptions {
 }
 
 const BODY_LIMIT = 1024 * 1024;
+// External references are up to 255 characters, each up to 12 once percent-encoded (a 4-byte UTF-8 character).
+const routerOptions = { maxParamLength: 255 * 12 };
 
 export async function buildServer({ db, logger }: ServerOptions): Promise<FastifyInstance> {
   const app = logger
-    ? Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT })
-    : Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+    ? Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT, routerOptions })
+    : Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerJsonParser(app);

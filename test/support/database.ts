@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { connectDatabase, type Database } from '../../src/model/db.ts';
+import { migrateDatabase } from '../../src/model/migrate.ts';
+
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/crm_sync';
+
+export interface TestDatabase {
+  url: string;
+  db: Database;
+  /** Raw SQL on the same database, for setting up states the API cannot (a close time in the past). */
+  sql: postgres.Sql;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database for one test file; `drop` removes it. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const url = new URL(serverUrl);
+  url.pathname = `/crm_sync_test_${randomBytes(6).toString('hex')}`;
+  await migrateDatabase(url.toString());
+  const handle = connectDatabase(url.toString(), { max: 20 });
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  return {
+    url: url.toString(),
+    db: handle.db,
+    sql,
+    async drop() {
+      await handle.close();
+      await sql.end();
+      const admin = new URL(serverUrl);
+      admin.pathname = '/postgres';
+      const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+      await adminSql.unsafe(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
+      await adminSql.end();
+    },
+  };
+}
