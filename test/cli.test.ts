@@ -1,0 +1,113 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+const server = new URL(process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/crm_sync');
+const databaseUrl = new URL(server);
+databaseUrl.pathname = `/crm_sync_cli_${randomBytes(6).toString('hex')}`;
+
+async function crmSync(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const sql = postgres(databaseUrl.toString(), { max: 1, onnotice: () => {} });
+
+afterAll(async () => {
+  await sql.end();
+  const admin = new URL(server);
+  admin.pathname = '/postgres';
+  const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  await adminSql.unsafe(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
+  await adminSql.end();
+});
+
+describe('crm-sync CLI', () => {
+  it('migrate creates the database, and running it twice is harmless', async () => {
+    const first = await crmSync(['migrate']);
+    expect(first).toMatchObject({ code: 0 });
+    const second = await crmSync(['migrate']);
+    expect(second).toMatchObject({ code: 0 });
+    const [{ count }] = await sql`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`;
+    expect(count).toBeGreaterThan(0);
+  });
+
+  it('accounts create prints one JSON line and stores only a hash of the key', async () => {
+    const { code, stdout } = await crmSync(['accounts', 'create', '--name', 'Acme']);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    const created = JSON.parse(stdout);
+    expect(created).toMatchObject({ accountId: expect.any(String), keyId: expect.any(String), apiKey: expect.stringMatching(/^crm_/) });
+    const keys = await sql`SELECT key_hash FROM api_keys WHERE account_id = ${created.accountId}`;
+    expect(keys).toHaveLength(1);
+    expect(keys[0]!.key_hash).not.toContain(created.apiKey);
+    const [{ found }] = await sql`SELECT count(*)::int AS found FROM api_keys WHERE key_hash LIKE ${'%' + created.apiKey + '%'}`;
+    expect(found).toBe(0);
+  });
+
+  it('keys create adds a key and keys revoke revokes it', async () => {
+    const account = JSON.parse((await crmSync(['accounts', 'create', '--name', 'Keys'])).stdout);
+    const key = JSON.parse((await crmSync(['keys', 'create', '--account', account.accountId])).stdout);
+    expect(key.apiKey).not.toBe(account.apiKey);
+    expect((await crmSync(['keys', 'revoke', key.keyId])).code).toBe(0);
+    const [row] = await sql`SELECT revoked_at FROM api_keys WHERE id = ${key.keyId}`;
+    expect(row!.revoked_at).not.toBeNull();
+    const again = await crmSync(['keys', 'revoke', key.keyId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('not found');
+  });
+
+  it.each([
+    [['accounts', 'create'], '--name'],
+    [['keys', 'create'], '--account'],
+    [['keys', 'create', '--account', 'not-a-uuid'], '--account'],
+    [['accounts', 'create', '--name', 'x', '--colour', 'red'], '--colour'],
+    [['frobnicate'], 'frobnicate'],
+  ])('names the flag or command in a usage error: %j', async (args, named) => {
+    const result = await crmSync(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toContain(named);
+  });
+
+  it('stops with one line naming a bad environment variable', async () => {
+    const result = await crmSync(['migrate'], { PORT: 'abc' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe('crm-sync: invalid environment: PORT must be a port number');
+  });
+
+  it('serve migrates, answers HTTP with the OpenAPI document at /docs, and exits 0 on SIGTERM', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [cli, 'serve'], {
+      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    while (!output.includes('Server listening')) {
+      if (child.exitCode !== null) throw new Error(`serve exited: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const spec = await (await fetch(`http://127.0.0.1:${port}/docs/json`)).json();
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/v1/opportunities', '/v1/opportunities/by-external-ref/{ref}', '/v1/contacts/{id}/opportunities', '/v1/metrics/opportunities']),
+    );
+    const unauthorised = await fetch(`http://127.0.0.1:${port}/v1/opportunities`);
+    expect(unauthorised.status).toBe(401);
+    expect(unauthorised.headers.get('content-type')).toContain('application/problem+json');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.ts';
+
+describe('configuration', () => {
+  it('has working defaults for a fresh machine', () => {
+    expect(parseConfig({})).toEqual({
+      DATABASE_URL: 'postgres://127.0.0.1:5432/crm_sync',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(parseConfig({ PORT: '' }).PORT).toBe(3000);
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://localhost/db', 'DATABASE_URL must be a URL starting with postgres://'],
+    ['REDIS_URL', 'localhost:6379', 'REDIS_URL must be a URL starting with redis://'],
+    ['PORT', 'eighty', 'PORT must be a port number'],
+    ['PORT', '70000', 'PORT'],
+    ['ENCRYPTION_KEY', 'short', 'ENCRYPTION_KEY must be 32 bytes'],
+    ['ADMIN_TOKEN', 'abc', 'ADMIN_TOKEN must be at least 16 characters'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
+  ])('names %s when it is %j', (variable, value, message) => {
+    expect(() => parseConfig({ [variable]: value })).toThrow(message);
+  });
+
+  it('names every bad variable in one line', () => {
+    let message = '';
+    try {
+      parseConfig({ PORT: 'x', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/PORT.*LOG_LEVEL/);
+    expect(message).not.toContain('\n');
+  });
+
+  it('accepts a 32-byte key as hex or base64', () => {
+    expect(parseConfig({ ENCRYPTION_KEY: 'ab'.repeat(32) }).ENCRYPTION_KEY).toBe('ab'.repeat(32));
+    const base64 = Buffer.alloc(32, 7).toString('base64');
+    expect(parseConfig({ ENCRYPTION_KEY: base64 }).ENCRYPTION_KEY).toBe(base64);
+  });
+});
