@@ -99,7 +99,7 @@ describe('crm-sync CLI', () => {
       if (child.exitCode !== null) throw new Error(`serve exited: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const spec = await (await fetch(`http://127.0.0.1:${port}/docs/json`)).json();
+    const spec = (await (await fetch(`http://127.0.0.1:${port}/docs/json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(spec.paths)).toEqual(
       expect.arrayContaining(['/v1/opportunities', '/v1/opportunities/by-external-ref/{ref}', '/v1/contacts/{id}/opportunities', '/v1/metrics/opportunities']),
     );

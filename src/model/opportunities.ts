@@ -148,23 +148,23 @@ async function applyChanges(
     field === 'attributes' ? changedAttributeKeys(row.attributes, changes.attributes!) : [field],
   );
   if (contactsChanged) changedNames.push('contacts');
-  const values = Object.fromEntries(changed.map((field) => [field, changes[field]]));
+  const values: FieldChanges = Object.fromEntries(changed.map((field) => [field, changes[field]]));
+  const fieldChangedAt = { ...row.fieldChangedAt, ...Object.fromEntries(changedNames.map((name) => [name, now])) };
+  const updated = await writeFields(tx, row, { ...values, version: row.version + 1, updatedAt: new Date(now), fieldChangedAt });
+  if (contactsChanged) await writeContactSet(tx, row.accountId, row.id, contactsAfter);
+  return toView(updated, contactsChanged ? contactsAfter : contactsBefore);
+}
+
+/** Runs in a savepoint so that a taken external reference leaves the transaction usable to name its holder. */
+async function writeFields(tx: Executor, row: Row, values: Partial<Row>): Promise<Row> {
   try {
-    const [updated] = await tx
-      .update(opportunities)
-      .set({
-        ...values,
-        version: row.version + 1,
-        updatedAt: new Date(now),
-        fieldChangedAt: { ...row.fieldChangedAt, ...Object.fromEntries(changedNames.map((name) => [name, now])) },
-      })
-      .where(eq(opportunities.id, row.id))
-      .returning();
-    if (contactsChanged) await writeContactSet(tx, row.accountId, row.id, contactsAfter);
-    return toView(updated!, contactsChanged ? contactsAfter : contactsBefore);
+    const [updated] = await tx.transaction((savepoint) =>
+      savepoint.update(opportunities).set(values).where(eq(opportunities.id, row.id)).returning(),
+    );
+    return updated!;
   } catch (error) {
-    if (changes.externalRef && isUniqueViolation(error, 'opportunities_account_external_ref_uq')) {
-      throw await externalRefTaken(tx, row.accountId, changes.externalRef);
+    if (values.externalRef && isUniqueViolation(error, 'opportunities_account_external_ref_uq')) {
+      throw await externalRefTaken(tx, row.accountId, values.externalRef);
     }
     throw error;
   }
