@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dropDatabase } from './support/database.ts';
 
 const run = promisify(execFile);
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
@@ -27,11 +28,7 @@ const sql = postgres(databaseUrl.toString(), { max: 1, onnotice: () => {} });
 
 afterAll(async () => {
   await sql.end();
-  const admin = new URL(server);
-  admin.pathname = '/postgres';
-  const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
-  await adminSql.unsafe(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
-  await adminSql.end();
+  await dropDatabase(databaseUrl.toString());
 });
 
 describe('crm-sync CLI', () => {

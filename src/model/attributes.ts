@@ -78,6 +78,7 @@ export async function deleteAttribute(db: Executor, accountId: string, key: stri
         attributes: sql`${opportunities.attributes} - ${key}`,
         version: sql`${opportunities.version} + 1`,
         updatedAt: sql`now()`,
+        fieldChangedAt: sql`${opportunities.fieldChangedAt} || jsonb_build_object(${`attributes.${key}`}::text, now())`,
       })
       .where(and(eq(opportunities.accountId, accountId), sql`${opportunities.attributes} ? ${key}`));
   });

@@ -27,11 +27,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     async drop() {
       await handle.close();
       await sql.end();
-      const admin = new URL(serverUrl);
-      admin.pathname = '/postgres';
-      const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
-      await adminSql.unsafe(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
-      await adminSql.end();
+      await dropDatabase(url.toString());
     },
   };
+}
+
+/** Drops a test database, closing whatever connections are still open on it. */
+export async function dropDatabase(url: string): Promise<void> {
+  const admin = new URL(serverUrl);
+  admin.pathname = '/postgres';
+  const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  await adminSql.unsafe(`DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}" WITH (FORCE)`);
+  await adminSql.end();
 }
