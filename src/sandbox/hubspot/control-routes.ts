@@ -1,0 +1,92 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest } from './errors.ts';
+import type { ChangeSource } from './model.ts';
+import type { Portal } from './portal.ts';
+import { serializeDeal } from './serialize.ts';
+import type { WebhookDispatcher, WebhookFaults } from './webhook-delivery.ts';
+
+export interface ApiFaults {
+  latencyMs: number;
+  /** The next n API requests answer 429 / 502 / have their connection reset. */
+  fail429: number;
+  fail5xx: number;
+  reset: number;
+}
+export const noApiFaults = (): ApiFaults => ({ latencyMs: 0, fail429: 0, fail5xx: 0, reset: 0 });
+
+/** A person working in HubSpot's own UI: changes carry CRM_UI as their source. */
+const person: ChangeSource = { sourceType: 'CRM_UI', sourceId: 'userId:9001' };
+
+type Properties = Record<string, string | null>;
+type WithId = FastifyRequest<{ Params: { id: string }; Body: Properties & { reason?: string; stageId?: string } }>;
+
+export interface ControlContext {
+  portal: Portal;
+  dispatcher: WebhookDispatcher;
+  apiFaults: ApiFaults;
+  reset(): void;
+  issueAuthorizationCode(): string;
+  usage(): Record<string, number>;
+}
+
+/** The sandbox's own API, apart from the faithful surface: act as a person, read state, inject faults. */
+export function controlRoutes(app: FastifyInstance, context: ControlContext) {
+  const { portal, dispatcher } = context;
+  const everything = (id: string) => serializeDeal(portal.live(id), { properties: Object.keys(portal.live(id).properties) });
+
+  app.post('/_sandbox/reset', async () => {
+    context.reset();
+    return { reset: true };
+  });
+
+  app.get('/_sandbox/state', async () => ({
+    portalId: portal.portalId,
+    deals: [...portal.deals.values()].filter((d) => !d.mergedInto).map((d) => serializeDeal(d, { properties: Object.keys(d.properties) })),
+    webhooks: { targetUrl: dispatcher.targetUrl ?? null, idle: dispatcher.idle, deliveries: dispatcher.deliveries },
+    usage: context.usage(),
+  }));
+
+  app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
+
+  app.post('/_sandbox/ui/deals', async (request: FastifyRequest<{ Body: Properties }>, reply) =>
+    reply.code(201).send(everything(portal.createDeal(request.body ?? {}, person).id)),
+  );
+  app.patch('/_sandbox/ui/deals/:id', async (request: WithId) => everything(portal.updateDeal(request.params.id, request.body ?? {}, person).id));
+  app.post('/_sandbox/ui/deals/bulk-edit', async (request: FastifyRequest<{ Body: { ids?: string[]; properties?: Properties } }>) => {
+    const { ids, properties } = request.body ?? {};
+    if (!ids?.length || !properties) throw badRequest('ids and properties are required');
+    return { results: ids.map((id) => everything(portal.updateDeal(id, properties, person).id)) };
+  });
+  app.post('/_sandbox/ui/deals/:id/stage', async (request: WithId) => {
+    if (!request.body?.stageId) throw badRequest('stageId is required');
+    return everything(portal.updateDeal(request.params.id, { dealstage: request.body.stageId }, person).id);
+  });
+  app.post('/_sandbox/ui/deals/:id/won', async (request: WithId) => everything(portal.updateDeal(request.params.id, { dealstage: 'closedwon' }, person).id));
+  app.post('/_sandbox/ui/deals/:id/lost', async (request: WithId) =>
+    everything(portal.updateDeal(request.params.id, { dealstage: 'closedlost', closed_lost_reason: request.body?.reason ?? null }, person).id),
+  );
+  app.delete('/_sandbox/ui/deals/:id', async (request: WithId, reply) => {
+    portal.archiveDeal(request.params.id, person);
+    return reply.code(204).send();
+  });
+  app.post('/_sandbox/ui/deals/:id/restore', async (request: WithId) => everything(portal.restoreDeal(request.params.id, person).id));
+  app.post('/_sandbox/ui/deals/merge', async (request: FastifyRequest<{ Body: { primaryId?: string; mergeId?: string } }>) => {
+    const { primaryId, mergeId } = request.body ?? {};
+    if (!primaryId || !mergeId) throw badRequest('primaryId and mergeId are required');
+    return everything(portal.mergeDeals(primaryId, mergeId, person).id);
+  });
+
+  app.post('/_sandbox/faults', async (request: FastifyRequest<{ Body: Partial<ApiFaults & WebhookFaults & { dropWebhooks: number; duplicateWebhooks: number; delayWebhooksMs: number; reorderWebhooks: boolean }> }>) => {
+    const body = request.body ?? {};
+    Object.assign(context.apiFaults, pick(body, ['latencyMs', 'fail429', 'fail5xx', 'reset']));
+    Object.assign(
+      dispatcher.faults,
+      pick({ drop: body.dropWebhooks, duplicate: body.duplicateWebhooks, delayMs: body.delayWebhooksMs, reorder: body.reorderWebhooks }, ['drop', 'duplicate', 'delayMs', 'reorder']),
+    );
+    return { api: context.apiFaults, webhooks: dispatcher.faults };
+  });
+}
+
+function pick<T extends object>(source: T, keys: (keyof T)[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]])) as Partial<T>;
+}

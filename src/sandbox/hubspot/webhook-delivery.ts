@@ -1,0 +1,183 @@
+import { createHmac } from 'node:crypto';
+import type { PortalEvent } from './portal.ts';
+
+export interface Subscription {
+  id: string;
+  eventType: string;
+  propertyName?: string;
+  active: boolean;
+  createdAt: string;
+  updatedAt?: string;
+}
+
+export interface WebhookFaults {
+  /** The next n events are never sent. */
+  drop: number;
+  /** The next n events are sent twice. */
+  duplicate: number;
+  /** Events wait this long before they can be sent. */
+  delayMs: number;
+  /** Each batch is sent in reverse order. */
+  reorder: boolean;
+}
+
+export const noWebhookFaults = (): WebhookFaults => ({ drop: 0, duplicate: 0, delayMs: 0, reorder: false });
+
+export interface DeliveryRecord {
+  eventIds: number[];
+  attempt: number;
+  status: number | 'timeout' | 'error';
+}
+
+export interface DeliverySettings {
+  appId: number;
+  portalId: number;
+  clientSecret: string;
+  /** HubSpot retries over 24 hours; tests compress the schedule. */
+  retryDelaysMs: number[];
+  timeoutMs: number;
+}
+
+type Event = Record<string, unknown> & { eventId: number };
+
+const BATCH_MAX = 100;
+const MAX_IN_FLIGHT = 10;
+
+/** The v3 signature: HMAC-SHA256 of method + URI + body + timestamp with the app's client secret, base64. */
+export function signV3(secret: string, method: string, uri: string, body: string, timestamp: number) {
+  return createHmac('sha256', secret).update(`${method}${uri}${body}${timestamp}`).digest('base64');
+}
+
+/** Sends subscribed events to the app's target URL the way HubSpot does: batched, signed, retried. */
+export class WebhookDispatcher {
+  targetUrl: string | undefined;
+  subscriptions: Subscription[] = [];
+  faults = noWebhookFaults();
+  deliveries: DeliveryRecord[] = [];
+  private pending: Event[] = [];
+  private inFlight = 0;
+  private nextEventId = 1;
+  private nextSubscriptionId = 1;
+  private timers = new Set<NodeJS.Timeout>();
+  private readonly settings: DeliverySettings;
+
+  constructor(settings: DeliverySettings) {
+    this.settings = settings;
+  }
+
+  subscribe(eventType: string, propertyName: string | undefined, active: boolean): Subscription {
+    const subscription = { id: String(this.nextSubscriptionId++), eventType, propertyName, active, createdAt: new Date().toISOString() };
+    this.subscriptions.push(subscription);
+    return subscription;
+  }
+
+  private subscriptionFor(event: PortalEvent) {
+    return this.subscriptions.find(
+      (s) =>
+        s.active &&
+        s.eventType === event.subscriptionType &&
+        (event.subscriptionType !== 'deal.propertyChange' || s.propertyName === event.propertyName),
+    );
+  }
+
+  enqueue(event: PortalEvent) {
+    const subscription = this.subscriptionFor(event);
+    if (!subscription || !this.targetUrl) return;
+    if (this.faults.drop > 0) {
+      this.faults.drop--;
+      return;
+    }
+    const body = this.toWebhookEvent(event, subscription.id);
+    const copies = this.faults.duplicate > 0 ? (this.faults.duplicate--, 2) : 1;
+    for (let i = 0; i < copies; i++) this.later(this.faults.delayMs, () => this.add(body));
+  }
+
+  private toWebhookEvent(event: PortalEvent, subscriptionId: string): Event {
+    const { appId, portalId } = this.settings;
+    return {
+      eventId: this.nextEventId++,
+      subscriptionId: Number(subscriptionId),
+      portalId,
+      appId,
+      occurredAt: event.occurredAt,
+      subscriptionType: event.subscriptionType,
+      attemptNumber: 0,
+      objectId: event.objectId,
+      changeSource: event.source.sourceType,
+      sourceId: event.source.sourceId,
+      ...(event.propertyName === undefined ? {} : { propertyName: event.propertyName, propertyValue: event.propertyValue }),
+      ...(event.subscriptionType === 'deal.creation' ? { changeFlag: 'CREATED' } : {}),
+      ...(event.subscriptionType === 'deal.deletion' ? { changeFlag: 'DELETED' } : {}),
+      ...(event.subscriptionType === 'deal.restore' ? { changeFlag: 'RESTORED' } : {}),
+      ...event.merge,
+    };
+  }
+
+  private add(event: Event) {
+    this.pending.push(event);
+    this.later(0, () => this.pump());
+  }
+
+  private later(ms: number, work: () => void) {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private pump() {
+    while (this.pending.length && this.inFlight < MAX_IN_FLIGHT) {
+      const batch = this.pending.splice(0, BATCH_MAX);
+      if (this.faults.reorder) batch.reverse();
+      void this.send(batch, 0);
+    }
+  }
+
+  private async send(batch: Event[], attempt: number) {
+    this.inFlight++;
+    const status = await this.post(batch.map((e) => ({ ...e, attemptNumber: attempt })));
+    this.inFlight--;
+    this.deliveries.push({ eventIds: batch.map((e) => e.eventId), attempt, status });
+    const delay = this.settings.retryDelaysMs[attempt];
+    const failed = typeof status !== 'number' || status < 200 || status > 299;
+    if (failed && delay !== undefined) this.later(delay, () => void this.send(batch, attempt + 1));
+    this.pump();
+  }
+
+  private async post(events: Event[]): Promise<DeliveryRecord['status']> {
+    const url = this.targetUrl!;
+    const body = JSON.stringify(events);
+    const timestamp = Date.now();
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-hubspot-signature-v3': signV3(this.settings.clientSecret, 'POST', url, body, timestamp),
+          'x-hubspot-request-timestamp': String(timestamp),
+          'x-hubspot-signature-version': 'v3',
+        },
+        signal: AbortSignal.timeout(this.settings.timeoutMs),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    } catch (error) {
+      return (error as Error).name === 'TimeoutError' ? 'timeout' : 'error';
+    }
+  }
+
+  /** Nothing waiting, nothing in flight, no retry scheduled. */
+  get idle() {
+    return this.pending.length === 0 && this.inFlight === 0 && this.timers.size === 0;
+  }
+
+  reset() {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.pending = [];
+    this.deliveries = [];
+    this.faults = noWebhookFaults();
+  }
+}
