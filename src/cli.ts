@@ -9,6 +9,7 @@ import { connectDatabase } from './model/db.ts';
 import { DomainError } from './model/errors.ts';
 import { currency } from './model/fields.ts';
 import { migrateDatabase } from './model/migrate.ts';
+import { startHubSpotSandbox } from './sandbox/hubspot/index.ts';
 
 const usage = `Usage: crm-sync <command>
 
@@ -16,6 +17,8 @@ Commands:
   migrate                          create the database if missing and apply migrations
   serve [--no-migrate]             start the HTTP API (migrates first unless --no-migrate)
   start [--no-migrate]             everything in one process (today: the HTTP API)
+  sandbox [--hubspot-port N] [--pipedrive-port N] [--seed N]
+                                   local HubSpot and Pipedrive API sandboxes; one JSON line each
   accounts create --name NAME [--currency EUR]
                                    create an account; prints {"accountId","keyId","apiKey"}
   keys create --account ACCOUNT_ID create another API key for an account
@@ -92,6 +95,31 @@ async function keys(args: string[]) {
   }
 }
 
+function integerFlag(value: unknown, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > max) throw new UsageError(`${flag} must be a whole number from 0 to ${max}`);
+  return number;
+}
+
+async function sandbox(args: string[]) {
+  const { values } = parse(args, {
+    'hubspot-port': { type: 'string' },
+    'pipedrive-port': { type: 'string' },
+    seed: { type: 'string' },
+  });
+  const seed = integerFlag(values.seed, '--seed', 2 ** 32 - 1);
+  const hubspot = await startHubSpotSandbox({ port: integerFlag(values['hubspot-port'], '--hubspot-port', 65535) ?? 0, host: config().HOST, seed });
+  const { baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey } = hubspot;
+  console.log(JSON.stringify({ provider: 'hubspot', baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey }));
+  const stop = async () => {
+    await hubspot.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   migrate: async () => {
     await migrateDatabase(config().DATABASE_URL);
@@ -99,6 +127,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   },
   serve,
   start: serve,
+  sandbox,
   accounts,
   keys,
 };

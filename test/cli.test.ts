@@ -107,4 +107,21 @@ describe('crm-sync CLI', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
   });
+
+  it('sandbox prints one JSON line per sandbox with a working base URL and token, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [cli, 'sandbox', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    while (!output.includes('\n')) {
+      if (child.exitCode !== null) throw new Error(`sandbox exited: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const hubspot = JSON.parse(output.split('\n')[0]!);
+    expect(hubspot).toMatchObject({ provider: 'hubspot', appId: expect.any(Number), clientSecret: expect.any(String) });
+    const owners = await fetch(`${hubspot.baseUrl}/crm/v3/owners`, { headers: { authorization: `Bearer ${hubspot.token}` } });
+    expect(owners.status).toBe(200);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
 });
