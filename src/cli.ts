@@ -10,6 +10,7 @@ import { DomainError } from './model/errors.ts';
 import { currency } from './model/fields.ts';
 import { migrateDatabase } from './model/migrate.ts';
 import { startHubSpotSandbox } from './sandbox/hubspot/index.ts';
+import { startPipedriveSandbox } from './sandbox/pipedrive/index.ts';
 
 const usage = `Usage: crm-sync <command>
 
@@ -109,11 +110,14 @@ async function sandbox(args: string[]) {
     seed: { type: 'string' },
   });
   const seed = integerFlag(values.seed, '--seed', 2 ** 32 - 1);
-  const hubspot = await startHubSpotSandbox({ port: integerFlag(values['hubspot-port'], '--hubspot-port', 65535) ?? 0, host: config().HOST, seed });
+  const host = config().HOST;
+  const hubspot = await startHubSpotSandbox({ port: integerFlag(values['hubspot-port'], '--hubspot-port', 65535) ?? 0, host, seed });
+  const pipedrive = await startPipedriveSandbox({ port: integerFlag(values['pipedrive-port'], '--pipedrive-port', 65535) ?? 0, host, seed });
   const { baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey } = hubspot;
   console.log(JSON.stringify({ provider: 'hubspot', baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey }));
+  console.log(JSON.stringify({ provider: 'pipedrive', baseUrl: pipedrive.baseUrl, token: pipedrive.token, companyId: pipedrive.companyId }));
   const stop = async () => {
-    await hubspot.close();
+    await Promise.all([hubspot.close(), pipedrive.close()]);
     process.exit(0);
   };
   process.once('SIGTERM', stop);

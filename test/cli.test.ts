@@ -112,7 +112,7 @@ describe('crm-sync CLI', () => {
     const child = spawn(process.execPath, [cli, 'sandbox', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
-    while (!output.includes('\n')) {
+    while (output.split('\n').length < 3) {
       if (child.exitCode !== null) throw new Error(`sandbox exited: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -120,6 +120,10 @@ describe('crm-sync CLI', () => {
     expect(hubspot).toMatchObject({ provider: 'hubspot', appId: expect.any(Number), clientSecret: expect.any(String) });
     const owners = await fetch(`${hubspot.baseUrl}/crm/v3/owners`, { headers: { authorization: `Bearer ${hubspot.token}` } });
     expect(owners.status).toBe(200);
+    const pipedrive = JSON.parse(output.split('\n')[1]!);
+    expect(pipedrive).toMatchObject({ provider: 'pipedrive', companyId: expect.any(Number) });
+    const deals = await fetch(`${pipedrive.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': pipedrive.token } });
+    expect(deals.status).toBe(200);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);

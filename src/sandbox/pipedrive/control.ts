@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Company, DealInput } from './company.ts';
+import { badRequest } from './errors.ts';
+import { dealV2 } from './serialize.ts';
+import type { PipedriveWebhookDispatcher, PipedriveWebhookFaults } from './webhook-delivery.ts';
+
+export interface PipedriveApiFaults {
+  latencyMs: number;
+  fail429: number;
+  fail5xx: number;
+  reset: number;
+}
+export const noPipedriveApiFaults = (): PipedriveApiFaults => ({ latencyMs: 0, fail429: 0, fail5xx: 0, reset: 0 });
+
+export interface PipedriveControlContext {
+  company: Company;
+  dispatcher: PipedriveWebhookDispatcher;
+  apiFaults: PipedriveApiFaults;
+  reset(): void;
+  spentToday(): number;
+}
+
+/** The person in the UI: user 2, change source 'app'. */
+const PERSON = 2;
+type WithId = FastifyRequest<{ Params: { id: string }; Body: DealInput & { reason?: string } }>;
+
+/** Not part of Pipedrive: act as a person in its UI, read state, reset, inject faults. */
+export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveControlContext) {
+  const { company, dispatcher } = context;
+  const id = (request: WithId) => Number(request.params.id);
+
+  app.post('/_sandbox/reset', async () => {
+    context.reset();
+    return { reset: true };
+  });
+  app.get('/_sandbox/state', async () => ({
+    companyId: company.companyId,
+    deals: company.visibleDeals().map((d) => dealV2(d)),
+    webhooks: { idle: dispatcher.idle, deliveries: dispatcher.deliveries, registered: company.webhooks.map((w) => ({ id: w.id, bannedUntil: w.bannedUntil })) },
+    tokensSpentToday: context.spentToday(),
+  }));
+  app.post('/_sandbox/ui/deals', async (request: FastifyRequest<{ Body: DealInput }>, reply) =>
+    reply.code(201).send(dealV2(company.createDeal(request.body ?? {}, 'app', PERSON))),
+  );
+  app.patch('/_sandbox/ui/deals/:id', async (request: WithId) => dealV2(company.updateDeal(id(request), request.body ?? {}, 'app', PERSON)));
+  app.post('/_sandbox/ui/deals/bulk-edit', async (request: FastifyRequest<{ Body: { ids?: number[]; changes?: DealInput } }>) => {
+    const { ids, changes } = request.body ?? {};
+    if (!ids?.length || !changes) throw badRequest('ids and changes are required');
+    return ids.map((dealId) => dealV2(company.updateDeal(dealId, changes, 'app', PERSON)));
+  });
+  app.post('/_sandbox/ui/deals/:id/won', async (request: WithId) => dealV2(company.updateDeal(id(request), { status: 'won' }, 'app', PERSON)));
+  app.post('/_sandbox/ui/deals/:id/lost', async (request: WithId) =>
+    dealV2(company.updateDeal(id(request), { status: 'lost', lost_reason: request.body?.reason ?? null }, 'app', PERSON)),
+  );
+  app.delete('/_sandbox/ui/deals/:id', async (request: WithId, reply) => {
+    company.deleteDeal(id(request), 'app', PERSON);
+    return reply.code(204).send();
+  });
+  app.post('/_sandbox/faults', async (request: FastifyRequest<{ Body: Partial<PipedriveApiFaults> & { dropWebhooks?: number; duplicateWebhooks?: number; delayWebhooksMs?: number; reorderWebhooks?: boolean } }>) => {
+    const b = request.body ?? {};
+    const api: Partial<PipedriveApiFaults> = { latencyMs: b.latencyMs, fail429: b.fail429, fail5xx: b.fail5xx, reset: b.reset };
+    const hooks: Partial<PipedriveWebhookFaults> = { drop: b.dropWebhooks, duplicate: b.duplicateWebhooks, delayMs: b.delayWebhooksMs, reorder: b.reorderWebhooks };
+    Object.assign(context.apiFaults, defined(api));
+    Object.assign(dispatcher.faults, defined(hooks));
+    return { api: context.apiFaults, webhooks: dispatcher.faults };
+  });
+}
+
+function defined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

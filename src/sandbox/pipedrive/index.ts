@@ -1,0 +1,97 @@
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { Company } from './company.ts';
+import { noPipedriveApiFaults, pipedriveControlRoutes } from './control.ts';
+import { tokenCosts } from './costs.ts';
+import { PipedriveError } from './errors.ts';
+import { defaultPipedriveLimits, PipedriveLimiter, type PipedriveLimitSettings } from './limits.ts';
+import { v1Routes } from './routes-v1.ts';
+import { v2Routes } from './routes-v2.ts';
+import { PipedriveWebhookDispatcher } from './webhook-delivery.ts';
+
+export interface PipedriveSandboxOptions {
+  port?: number;
+  host?: string;
+  seed?: number;
+  limits?: Partial<PipedriveLimitSettings>;
+  /** Pipedrive retries after 3, 30 and 150 seconds; tests compress the schedule. */
+  webhookRetryDelaysMs?: number[];
+  webhookTimeoutMs?: number;
+}
+
+export interface PipedriveSandbox {
+  /** Like https://api.pipedrive.com: the v2 SDK's basePath is `${baseUrl}/api/v2`, v1's `${baseUrl}/v1`. */
+  baseUrl: string;
+  token: string;
+  companyId: number;
+  company: Company;
+  close(): Promise<void>;
+}
+
+function sendError(error: unknown, reply: FastifyReply) {
+  if (error instanceof PipedriveError) return reply.code(error.statusCode).send(error.body());
+  const status = (error as { statusCode?: number }).statusCode ?? 500;
+  return reply.code(status).send(new PipedriveError(status, (error as Error).message, 'Please check developers.pipedrive.com for more information about Pipedrive API.').body());
+}
+
+const unauthorized = () => new PipedriveError(401, 'unauthorized access', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
+
+export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {}): Promise<PipedriveSandbox> {
+  const seed = options.seed ?? 1;
+  const token = Buffer.from(`pipedrive-sandbox-${seed}`).toString('hex').padEnd(40, '0').slice(0, 40);
+  const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...options.limits });
+  const apiFaults = noPipedriveApiFaults();
+  const dispatcher = new PipedriveWebhookDispatcher(() => company, options.webhookRetryDelaysMs ?? [3000, 30_000, 150_000], options.webhookTimeoutMs ?? 10_000);
+  const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));
+
+  const app = Fastify({ logger: false });
+  app.setErrorHandler((error, _request, reply) => sendError(error, reply));
+  app.setNotFoundHandler((_request, reply) => sendError(new PipedriveError(404, 'Unknown method .', 'Please check developers.pipedrive.com for more information about Pipedrive API.'), reply));
+
+  app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    if (request.url.startsWith('/_sandbox')) return done();
+    if (apiFaults.reset > 0) {
+      apiFaults.reset--;
+      request.raw.socket.destroy();
+      return;
+    }
+    const proceed = () => {
+      try {
+        if (apiFaults.fail5xx > 0) {
+          apiFaults.fail5xx--;
+          throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
+        }
+        const given = request.headers['x-api-token'] ?? (request.query as Record<string, string>).api_token;
+        if (given !== token) throw unauthorized();
+        if (apiFaults.fail429 > 0) {
+          apiFaults.fail429--;
+          throw new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
+        }
+        const cost = tokenCosts[`${request.method} ${request.routeOptions.url}`] ?? 1;
+        reply.headers(limiter.charge(String(given), cost));
+        done();
+      } catch (error) {
+        sendError(error, reply);
+      }
+    };
+    if (apiFaults.latencyMs > 0) setTimeout(proceed, apiFaults.latencyMs);
+    else proceed();
+  });
+
+  v2Routes(app, company);
+  v1Routes(app, company);
+  pipedriveControlRoutes(app, {
+    company,
+    dispatcher,
+    apiFaults,
+    reset() {
+      company.reset();
+      dispatcher.reset();
+      limiter.reset();
+      Object.assign(apiFaults, noPipedriveApiFaults());
+    },
+    spentToday: () => limiter.spentToday,
+  });
+
+  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  return { baseUrl: address, token, companyId: company.companyId, company, close: () => app.close() };
+}
