@@ -38,7 +38,8 @@ try {
     await fetch(`${hubspot.baseUrl}/crm/v3/objects/deals`, { method: 'POST', headers: hs, body: JSON.stringify({ properties: { dealname: `d${i}`, amount: String(i) } }) });
     await fetch(`${pipedrive.baseUrl}/api/v2/deals`, { method: 'POST', headers: pd, body: JSON.stringify({ title: `d${i}`, value: i }) });
   }
-  const hsDeal = (await (await fetch(`${hubspot.baseUrl}/crm/v3/objects/deals?limit=1`, { headers: hs })).json()).results[0].id;
+  const page = (await (await fetch(`${hubspot.baseUrl}/crm/v3/objects/deals?limit=1`, { headers: hs })).json()) as { results: { id: string }[] };
+  const hsDeal = page.results[0]!.id;
   console.log(`node ${process.version}, ${REQUESTS} requests, ${CONCURRENCY} in flight`);
   await measure('HubSpot GET /crm/v3/objects/deals/{id}', `${hubspot.baseUrl}/crm/v3/objects/deals/${hsDeal}`, hs);
   await measure('Pipedrive GET /api/v2/deals/{id}', `${pipedrive.baseUrl}/api/v2/deals/1`, pd);
