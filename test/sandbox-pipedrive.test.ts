@@ -231,6 +231,21 @@ describe('Pipedrive sandbox webhooks v2', () => {
     expect(removed.previous.id).toBe(deal.id);
   });
 
+  it('reports a merge as a delete carrying merged_to_id and a change of the survivor', async () => {
+    const person = await fetch(`${sandbox.baseUrl}/api/v2/persons`, { method: 'POST', headers: { 'x-api-token': sandbox.token, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Merged Person' }) }).then((r) => r.json() as Promise<Json>);
+    const survivor = await control('POST', '/ui/deals', { title: 'survivor' });
+    const merged = await control('POST', '/ui/deals', { title: 'merged', person_id: person.data.id });
+    await settle();
+    received = [];
+    const result = await control('POST', `/ui/deals/${merged.id}/merge`, { merge_with_id: survivor.id });
+    await settle();
+    expect(result.person_id).toBe(person.data.id);
+    expect(received.map((r) => [r.body.meta.action, r.body.meta.entity_id, r.body.meta.merged_to_id])).toEqual([
+      ['delete', String(merged.id), String(survivor.id)],
+      ['change', String(survivor.id), undefined],
+    ]);
+  });
+
   it('retries on the schedule with a growing attempt, then gives up', async () => {
     answer = 500;
     await control('POST', '/ui/deals', { title: 'retry' });

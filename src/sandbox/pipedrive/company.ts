@@ -8,6 +8,8 @@ export interface DealEvent {
   previous: Partial<Deal> | null;
   source: ChangeSource;
   userId: number;
+  /** On the delete of a deal merged into another: the surviving deal. */
+  mergedToId?: number;
 }
 
 /** What a client may set on a deal, as the v2 API names it. */
@@ -136,13 +138,29 @@ export class Company {
     return deal;
   }
 
-  deleteDeal(id: number, source: ChangeSource, userId = 1, now = new Date()): Deal {
+  deleteDeal(id: number, source: ChangeSource, userId = 1, now = new Date(), mergedToId?: number): Deal {
     const deal = this.deal(id);
     const before = structuredClone(deal);
     deal.deleted_time = now;
     deal.update_time = now;
-    this.emit({ action: 'delete', current: structuredClone(deal), previous: before, source, userId });
+    this.emit({ action: 'delete', current: structuredClone(deal), previous: before, source, userId, mergedToId });
     return deal;
+  }
+
+  /**
+   * Merges deal `id` into `intoId`: the survivor keeps its values and takes the other's where it has
+   * none. Webhooks v2 report it as a delete (with meta.merged_to_id) and a change, not as a merge.
+   */
+  mergeDeals(id: number, intoId: number, source: ChangeSource, userId = 1, now = new Date()): Deal {
+    const merged = this.deal(id);
+    const survivor = this.deal(intoId);
+    if (merged.id === survivor.id) throw badRequest('A deal cannot be merged with itself');
+    const fill: DealInput = {};
+    if (survivor.person_id === null && merged.person_id !== null) fill.person_id = merged.person_id;
+    const custom = Object.fromEntries(Object.entries(merged.custom_fields).filter(([k, v]) => v !== null && survivor.custom_fields[k] === null));
+    if (Object.keys(custom).length) fill.custom_fields = custom;
+    this.deleteDeal(id, source, userId, now, intoId);
+    return this.updateDeal(intoId, fill, source, userId, now);
   }
 
   /** Won and lost times and the close time follow status, as the real API keeps them. */

@@ -52,6 +52,10 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
   app.post('/_sandbox/ui/deals/:id/lost', async (request: WithId) =>
     dealV2(company.updateDeal(id(request), { status: 'lost', lost_reason: request.body?.reason ?? null }, 'app', PERSON)),
   );
+  app.post('/_sandbox/ui/deals/:id/merge', async (request: FastifyRequest<{ Params: { id: string }; Body: { merge_with_id?: number } }>) => {
+    if (!request.body?.merge_with_id) throw badRequest('merge_with_id is required');
+    return dealV2(company.mergeDeals(Number(request.params.id), request.body.merge_with_id, 'app', PERSON));
+  });
   app.delete('/_sandbox/ui/deals/:id', async (request: WithId, reply) => {
     company.deleteDeal(id(request), 'app', PERSON);
     return reply.code(204).send();

@@ -72,6 +72,7 @@ export class PipedriveWebhookDispatcher {
         permitted_user_ids: company.users.map((u) => String(u.id)),
         attempt: 1,
         host: 'sandbox.pipedrive.com',
+        ...(event.mergedToId === undefined ? {} : { merged_to_id: String(event.mergedToId) }),
       },
       data: event.action === 'delete' ? null : dealWebhook(event.current, company.fields),
       previous: event.previous ? dealWebhook(event.previous, company.fields) : null,
