@@ -115,7 +115,7 @@ async function sandbox(args: string[]) {
   const pipedrive = await startPipedriveSandbox({ port: integerFlag(values['pipedrive-port'], '--pipedrive-port', 65535) ?? 0, host, seed });
   const { baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey } = hubspot;
   console.log(JSON.stringify({ provider: 'hubspot', baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey }));
-  console.log(JSON.stringify({ provider: 'pipedrive', baseUrl: pipedrive.baseUrl, token: pipedrive.token, companyId: pipedrive.companyId }));
+  console.log(JSON.stringify({ provider: 'pipedrive', baseUrl: pipedrive.baseUrl, token: pipedrive.token, companyId: pipedrive.companyId, clientId: pipedrive.clientId, clientSecret: pipedrive.clientSecret }));
   const stop = async () => {
     await Promise.all([hubspot.close(), pipedrive.close()]);
     process.exit(0);

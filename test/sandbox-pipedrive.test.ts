@@ -134,6 +134,20 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     expect((await hooks.getWebhooks()).data).toEqual([]);
   });
 
+  it('exchanges an OAuth code and refreshes through the SDK’s OAuth2Configuration; bearer tokens work', async () => {
+    const oauth = new v2.OAuth2Configuration({ clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, redirectUri: 'http://localhost/cb', host: sandbox.baseUrl });
+    const { code } = await control('POST', '/oauth/code');
+    const token = await oauth.authorize(code);
+    expect(token).toMatchObject({ token_type: 'Bearer', api_domain: sandbox.baseUrl, expires_in: 3599 });
+    expect(oauth.basePath).toBe(`${sandbox.baseUrl}/api/v2`);
+    const viaOAuth = new v2.DealsApi(new v2.Configuration({ accessToken: oauth.getAccessToken, basePath: oauth.basePath }));
+    await viaOAuth.addDeal({ AddDealRequest: { title: 'via OAuth' } });
+    const refreshed = await oauth.tokenRefresh();
+    expect(refreshed.access_token).not.toBe(token.access_token);
+    expect((await viaOAuth.getDeals({})).data!.map((d) => d.title)).toEqual(['via OAuth']);
+    await expect(oauth.authorize(code)).rejects.toThrow();
+  });
+
   it('refuses a missing or wrong token with the real error body, by header or query', async () => {
     const wrong = await fetch(`${sandbox.baseUrl}/api/v2/deals?api_token=nope`);
     expect(wrong.status).toBe(401);

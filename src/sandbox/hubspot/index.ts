@@ -6,7 +6,7 @@ import { HubSpotError } from './errors.ts';
 import { defaultLimits, Limiter, type LimitSettings } from './limits.ts';
 import { metadataRoutes } from './metadata-routes.ts';
 import { Portal } from './portal.ts';
-import { seededRandom } from './random.ts';
+import { seededRandom } from '../shared/random.ts';
 import { WebhookDispatcher } from './webhook-delivery.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 

@@ -18,6 +18,7 @@ export interface PipedriveControlContext {
   apiFaults: PipedriveApiFaults;
   reset(): void;
   spentToday(): number;
+  issueAuthorizationCode(): string;
 }
 
 /** The person in the UI: user 2, change source 'app'. */
@@ -33,6 +34,7 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     context.reset();
     return { reset: true };
   });
+  app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.get('/_sandbox/state', async () => ({
     companyId: company.companyId,
     deals: company.visibleDeals().map((d) => dealV2(d)),

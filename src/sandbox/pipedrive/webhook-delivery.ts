@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import type { Random } from '../shared/random.ts';
 import type { Company, DealEvent } from './company.ts';
 import { rfc3339, type Webhook } from './model.ts';
 import { dealWebhook } from './serialize.ts';
@@ -29,11 +29,13 @@ export class PipedriveWebhookDispatcher {
   private inFlight = 0;
   private held: (() => void)[] = [];
   private readonly company: () => Company;
+  private readonly random: Random;
   private readonly retryDelaysMs: number[];
   private readonly timeoutMs: number;
 
-  constructor(company: () => Company, retryDelaysMs: number[], timeoutMs: number) {
+  constructor(company: () => Company, random: Random, retryDelaysMs: number[], timeoutMs: number) {
     this.company = company;
+    this.random = random;
     this.retryDelaysMs = retryDelaysMs;
     this.timeoutMs = timeoutMs;
   }
@@ -59,8 +61,8 @@ export class PipedriveWebhookDispatcher {
         entity: 'deal',
         entity_id: String(event.current.id),
         company_id: String(company.companyId),
-        correlation_id: randomUUID(),
-        id: randomUUID(),
+        correlation_id: this.random.uuid(),
+        id: this.random.uuid(),
         is_bulk_edit: false,
         timestamp: rfc3339(event.current.update_time),
         type: 'general',
