@@ -155,6 +155,25 @@ describe('HubSpot sandbox through the official SDK', () => {
     expect(missingRequired((await raw('GET', `/crm/v3/objects/deals/${deal.id}`)).json, 'crm/deals/models/SimplePublicObjectWithAssociations')).toEqual([]);
   });
 
+  it('creates contacts, finds them by email and associates them with deals (v4)', async () => {
+    const contact = await hubspot.crm.contacts.basicApi.create({ properties: { email: 'Pat@Buyer.test', firstname: 'Pat' }, associations: [] });
+    expect(missingRequired((await raw('GET', `/crm/v3/objects/contacts/${contact.id}`)).json, 'crm/contacts/models/SimplePublicObjectWithAssociations')).toEqual([]);
+    const byEmail = await hubspot.crm.contacts.basicApi.getById('pat@buyer.test', ['firstname'], undefined, undefined, false, 'email');
+    expect(byEmail.id).toBe(contact.id);
+    await expect(hubspot.crm.contacts.basicApi.create({ properties: { email: 'pat@buyer.test' }, associations: [] })).rejects.toMatchObject({ code: 409 });
+    const deal = await hubspot.crm.deals.basicApi.create({ properties: { dealname: 'with contact' }, associations: [] });
+    const created = await hubspot.crm.associations.v4.basicApi.createDefault('deals', deal.id, 'contacts', contact.id);
+    expect(created.results[0]!.associationSpec).toMatchObject({ associationTypeId: 3 });
+    const page = await hubspot.crm.associations.v4.basicApi.getPage('deals', deal.id, 'contacts');
+    expect(page.results.map((r) => r.toObjectId)).toEqual([contact.id]);
+    const rawPage = (await raw('GET', `/crm/v4/objects/deals/${deal.id}/associations/contacts`)).json;
+    expect(missingRequired(rawPage, 'crm/associations/v4/models/CollectionResponseMultiAssociatedObjectWithLabelForwardPaging')).toEqual([]);
+    const batch = await hubspot.crm.associations.v4.batchApi.getPage('deals', 'contacts', { inputs: [{ id: deal.id }] });
+    expect(batch.results[0]!.to.map((t) => t.toObjectId)).toEqual([contact.id]);
+    await hubspot.crm.associations.v4.basicApi.archive('deals', deal.id, 'contacts', contact.id);
+    expect((await hubspot.crm.associations.v4.basicApi.getPage('deals', deal.id, 'contacts')).results).toEqual([]);
+  });
+
   it('answers errors in HubSpot’s shape: bad token, unknown property, read-only property', async () => {
     const unauthorised = await fetch(`${sandbox.baseUrl}/crm/v3/objects/deals`, { headers: { authorization: 'Bearer wrong' } });
     expect(unauthorised.status).toBe(401);
@@ -233,7 +252,7 @@ describe('HubSpot sandbox webhooks', () => {
     answer = 200;
     const developer = new Client({ developerApiKey: sandbox.developerApiKey, basePath: sandbox.baseUrl });
     await developer.webhooks.settingsApi.configure(sandbox.appId, { targetUrl, throttling: { maxConcurrentRequests: 10 } });
-    for (const [eventType, propertyName] of [['deal.creation'], ['deal.propertyChange', 'amount'], ['deal.deletion'], ['deal.merge']]) {
+    for (const [eventType, propertyName] of [['deal.creation'], ['deal.propertyChange', 'amount'], ['deal.deletion'], ['deal.merge'], ['deal.associationChange']]) {
       await developer.webhooks.subscriptionsApi.create(sandbox.appId, { eventType: eventType as never, propertyName, active: true });
     }
   });
@@ -282,6 +301,20 @@ describe('HubSpot sandbox webhooks', () => {
     const kept = await control('POST', '/ui/deals', { dealname: 'duplicated' });
     await settle();
     expect(events().map((e) => e.objectId)).toEqual([Number(kept.id), Number(kept.id)]);
+  });
+
+  it('reports association changes', async () => {
+    const deal = await control('POST', '/ui/deals', { dealname: 'assoc' });
+    const contact = await hubspot.crm.contacts.basicApi.create({ properties: { email: 'assoc@buyer.test' }, associations: [] });
+    await control('POST', `/ui/deals/${deal.id}/contacts/${contact.id}`);
+    await hubspot.crm.associations.v4.basicApi.archive('deals', deal.id, 'contacts', contact.id);
+    await settle();
+    const changes = events().filter((e) => e.subscriptionType === 'deal.associationChange');
+    expect(changes.map((e) => [e.fromObjectId, e.toObjectId, e.associationRemoved, e.changeSource])).toEqual([
+      [Number(deal.id), Number(contact.id), false, 'CRM_UI'],
+      [Number(deal.id), Number(contact.id), true, 'INTEGRATION'],
+    ]);
+    expect(changes[0]).toMatchObject({ associationType: 'DEAL_TO_CONTACT', associationTypeId: 3 });
   });
 
   it('reports merges and deletions', async () => {

@@ -70,6 +70,10 @@ export function controlRoutes(app: FastifyInstance, context: ControlContext) {
     return reply.code(204).send();
   });
   app.post('/_sandbox/ui/deals/:id/restore', async (request: WithId) => everything(portal.restoreDeal(request.params.id, person).id));
+  app.post('/_sandbox/ui/deals/:id/contacts/:contactId', async (request: FastifyRequest<{ Params: { id: string; contactId: string } }>) => {
+    portal.setAssociation(request.params.id, request.params.contactId, true, person);
+    return { associated: true };
+  });
   app.post('/_sandbox/ui/deals/merge', async (request: FastifyRequest<{ Body: { primaryId?: string; mergeId?: string } }>) => {
     const { primaryId, mergeId } = request.body ?? {};
     if (!primaryId || !mergeId) throw badRequest('primaryId and mergeId are required');

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TokenStore } from './auth.ts';
+import { contactRoutes } from './contact-routes.ts';
 import { controlRoutes, noApiFaults, type ApiFaults } from './control-routes.ts';
 import { dealRoutes } from './deal-routes.ts';
 import { HubSpotError } from './errors.ts';
@@ -111,6 +112,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
   dealRoutes(app, portal, appId, '/crm/v3/objects/deals');
   dealRoutes(app, portal, appId, '/crm/v3/objects/0-3');
   metadataRoutes(app, portal);
+  contactRoutes(app, portal, appId);
   webhookRoutes(app, dispatcher, appId, developerApiKey);
   app.post('/oauth/v1/token', async (request: FastifyRequest<{ Body: Record<string, string> }>) =>
     tokens.grant(request.body ?? {}, clientId, clientSecret),

@@ -18,6 +18,9 @@ export interface Deal {
   mergedInto?: string;
 }
 
+/** Contacts are CRM objects of the same shape; the sandbox keeps only what deal sync needs of them. */
+export type Contact = Deal;
+
 export type PropertyType = 'string' | 'number' | 'date' | 'datetime' | 'enumeration' | 'bool';
 
 export interface PropertyDefinition {

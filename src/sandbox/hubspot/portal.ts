@@ -1,8 +1,8 @@
 import { defaultDealProperties, defaultOwners, defaultPipelines } from './defaults.ts';
 import { HubSpotError, invalidProperty, notFound } from './errors.ts';
-import type { ChangeSource, Deal, Owner, Pipeline, PropertyDefinition, Stage } from './model.ts';
+import type { ChangeSource, Contact, Deal, Owner, Pipeline, PropertyDefinition, Stage } from './model.ts';
 
-export type DealEventType = 'deal.creation' | 'deal.propertyChange' | 'deal.deletion' | 'deal.restore' | 'deal.merge';
+export type DealEventType = 'deal.creation' | 'deal.propertyChange' | 'deal.deletion' | 'deal.restore' | 'deal.merge' | 'deal.associationChange';
 
 export interface PortalEvent {
   subscriptionType: DealEventType;
@@ -12,7 +12,11 @@ export interface PortalEvent {
   propertyName?: string;
   propertyValue?: string;
   merge?: { primaryObjectId: number; mergedObjectIds: number[]; newObjectId: number; numberOfPropertiesMoved: number };
+  association?: { fromObjectId: number; toObjectId: number; associationRemoved: boolean };
 }
+
+/** Deal-to-contact, HubSpot-defined (type 3), as the v4 associations API labels it. */
+export const DEAL_TO_CONTACT = { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 3 } as const;
 
 /** Properties HubSpot computes: a write to them is refused. */
 const computed = new Set(['hs_object_id', 'createdate', 'hs_lastmodifieddate', 'hs_is_closed', 'hs_is_closed_won', 'hs_deal_stage_probability', 'hs_closed_won_date']);
@@ -20,6 +24,9 @@ const computed = new Set(['hs_object_id', 'createdate', 'hs_lastmodifieddate', '
 export class Portal {
   readonly portalId: number;
   deals = new Map<string, Deal>();
+  contacts = new Map<string, Contact>();
+  /** Deal id → the ids of its associated contacts. */
+  associations = new Map<string, Set<string>>();
   properties = new Map<string, PropertyDefinition>();
   pipelines: Pipeline[] = defaultPipelines();
   owners: Owner[] = defaultOwners();
@@ -35,6 +42,8 @@ export class Portal {
   /** Back to a new portal: no deals, the standard properties, pipelines and owners. */
   reset() {
     this.deals = new Map();
+    this.contacts = new Map();
+    this.associations = new Map();
     this.properties = new Map(defaultDealProperties().map((definition) => [definition.name, definition]));
     this.pipelines = defaultPipelines();
     this.owners = defaultOwners();
@@ -148,6 +157,52 @@ export class Portal {
       merge: { primaryObjectId: Number(primary.id), mergedObjectIds: [Number(merged.id)], newObjectId: Number(id), numberOfPropertiesMoved: moved },
     });
     return survivor;
+  }
+
+  createContact(properties: Record<string, string>, now = new Date()): Contact {
+    const email = properties.email?.toLowerCase();
+    if (email && this.contactByEmail(email)) {
+      throw new HubSpotError(409, 'CONFLICT', `Contact already exists. Existing ID: ${this.contactByEmail(email)!.id}`);
+    }
+    const id = String(this.nextId++);
+    const contact: Contact = {
+      id,
+      properties: { ...properties, ...(email ? { email } : {}), hs_object_id: id, createdate: now.toISOString(), lastmodifieddate: now.toISOString() },
+      history: {},
+      createdAt: now,
+      updatedAt: now,
+      archived: false,
+    };
+    this.contacts.set(id, contact);
+    return contact;
+  }
+
+  contactByEmail(email: string): Contact | undefined {
+    return [...this.contacts.values()].find((c) => !c.archived && c.properties.email === email.toLowerCase());
+  }
+
+  contact(id: string): Contact {
+    const contact = this.contacts.get(id);
+    if (!contact || contact.archived) throw notFound(id);
+    return contact;
+  }
+
+  /** Associates or dissociates a deal and a contact; a change fires deal.associationChange. */
+  setAssociation(dealId: string, contactId: string, associated: boolean, source: ChangeSource, now = new Date()) {
+    const deal = this.live(dealId);
+    this.contact(contactId);
+    const set = this.associations.get(deal.id) ?? new Set<string>();
+    this.associations.set(deal.id, set);
+    if (set.has(contactId) === associated) return;
+    if (associated) set.add(contactId);
+    else set.delete(contactId);
+    this.emit({
+      subscriptionType: 'deal.associationChange',
+      objectId: Number(deal.id),
+      occurredAt: now.getTime(),
+      source,
+      association: { fromObjectId: Number(deal.id), toObjectId: Number(contactId), associationRemoved: !associated },
+    });
   }
 
   private touch(deal: Deal, now: Date) {

@@ -110,6 +110,13 @@ export class WebhookDispatcher {
       ...(event.subscriptionType === 'deal.deletion' ? { changeFlag: 'DELETED' } : {}),
       ...(event.subscriptionType === 'deal.restore' ? { changeFlag: 'RESTORED' } : {}),
       ...event.merge,
+      ...(event.association && {
+        ...event.association,
+        associationType: 'DEAL_TO_CONTACT',
+        isPrimaryAssociation: false,
+        associationCategory: 'HUBSPOT_DEFINED',
+        associationTypeId: 3,
+      }),
     };
   }
 
