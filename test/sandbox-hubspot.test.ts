@@ -206,6 +206,15 @@ describe('HubSpot sandbox limits and faults', () => {
     }
   });
 
+  it('adds latency on demand', async () => {
+    await control('POST', '/faults', { latencyMs: 120 });
+    const started = Date.now();
+    await raw('GET', '/crm/v3/owners');
+    const elapsed = Date.now() - started;
+    await control('POST', '/faults', { latencyMs: 0 });
+    expect(elapsed).toBeGreaterThanOrEqual(120);
+  });
+
   it('injects 429s, 5xx and connection resets on demand', async () => {
     await control('POST', '/faults', { fail429: 1, fail5xx: 1, reset: 1 });
     await expect(fetch(`${sandbox.baseUrl}/crm/v3/owners`, { headers: { authorization: `Bearer ${sandbox.token}` } })).rejects.toThrow();
@@ -252,7 +261,7 @@ describe('HubSpot sandbox webhooks', () => {
     answer = 200;
     const developer = new Client({ developerApiKey: sandbox.developerApiKey, basePath: sandbox.baseUrl });
     await developer.webhooks.settingsApi.configure(sandbox.appId, { targetUrl, throttling: { maxConcurrentRequests: 10 } });
-    for (const [eventType, propertyName] of [['deal.creation'], ['deal.propertyChange', 'amount'], ['deal.deletion'], ['deal.merge'], ['deal.associationChange']]) {
+    for (const [eventType, propertyName] of [['deal.creation'], ['deal.propertyChange', 'amount'], ['deal.deletion'], ['deal.merge'], ['deal.associationChange'], ['deal.restore']]) {
       await developer.webhooks.subscriptionsApi.create(sandbox.appId, { eventType: eventType as never, propertyName, active: true });
     }
   });
@@ -301,6 +310,25 @@ describe('HubSpot sandbox webhooks', () => {
     const kept = await control('POST', '/ui/deals', { dealname: 'duplicated' });
     await settle();
     expect(events().map((e) => e.objectId)).toEqual([Number(kept.id), Number(kept.id)]);
+  });
+
+  it('delays webhooks when told to, and reports restores', async () => {
+    await control('POST', '/faults', { delayWebhooksMs: 50 });
+    const deal = await control('POST', '/ui/deals', { dealname: 'delayed' });
+    await control('DELETE', `/ui/deals/${deal.id}`);
+    await control('POST', `/ui/deals/${deal.id}/restore`);
+    expect(received).toEqual([]);
+    await settle();
+    expect(events().map((e) => e.subscriptionType)).toEqual(['deal.creation', 'deal.deletion', 'deal.restore']);
+  });
+
+  it('reorders webhooks when told to: held briefly, then sent newest first', async () => {
+    await control('POST', '/faults', { reorderWebhooks: true });
+    for (const name of ['one', 'two', 'three']) await control('POST', '/ui/deals', { dealname: name });
+    await settle();
+    const ids = events().map((e) => e.eventId as number);
+    expect(ids).toHaveLength(3);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
   });
 
   it('reports association changes', async () => {

@@ -53,6 +53,7 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     const id = added.data!.id!;
     const fetched = await deals.getDeal({ id });
     await expectSpec('getDeal', 200, fetched);
+    await expectSpec('getDeals', 200, await deals.getDeals({ ids: String(id), custom_fields: '' }));
     expect(fetched.data).toMatchObject({ title: 'SDK deal', value: 1200.5, status: 'open', won_time: null, close_time: null });
 
     const won = await deals.updateDeal({ id, UpdateDealRequest: { status: 'won' } });
@@ -69,6 +70,8 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     await expectSpec('deleteDeal', 200, deleted);
     const gone = await rejection(deals.getDeal({ id }));
     expect(gone).toMatchObject({ success: false, error: expect.any(String), error_info: expect.any(String) });
+    // The spec describes its error body once, on the deal-conversion operation's 404.
+    await expectSpec('getDealConversionStatus', 404, gone);
     const raw = await fetch(`${sandbox.baseUrl}/api/v2/deals/${id}`, { headers: { 'x-api-token': sandbox.token } });
     expect(raw.status).toBe(404);
     expect(await raw.json()).toEqual(gone);
@@ -99,6 +102,7 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     const key = field.data!.field_code!;
     expect(key).toMatch(/^[0-9a-f]{40}$/);
     await expectSpec('getDealFields', 200, await fields.getDealFields({}));
+    await expectSpec('getDealField', 200, await fields.getDealField({ field_code: key }));
     await deals.addDeal({ AddDealRequest: { title: 'With id', custom_fields: { [key]: 'canon-42' } } as never });
     const listed = await deals.getDeals({ custom_fields: key });
     expect(listed.data![0]!.custom_fields).toEqual({ [key]: 'canon-42' });
@@ -112,10 +116,13 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     const stages = await new v2.StagesApi(config).getStages({});
     await expectSpec('getStages', 200, stages);
     await expectSpec('getPipelines', 200, await new v2.PipelinesApi(config).getPipelines({}));
+    await expectSpec('getPipeline', 200, await new v2.PipelinesApi(config).getPipeline({ id: 1 }));
+    await expectSpec('getStage', 200, await new v2.StagesApi(config).getStage({ id: 1 }));
     const persons = new v2.PersonsApi(config);
     const person = await persons.addPerson({ AddPersonRequest: { name: 'Pat Buyer', emails: [{ value: 'pat@buyer.test', primary: true, label: 'work' }] } });
     await expectSpec('addPerson', 200, person);
     await expectSpec('getPersons', 200, await persons.getPersons({}));
+    await expectSpec('getPerson', 200, await persons.getPerson({ id: person.data!.id! }));
     const found = await persons.searchPersons({ term: 'pat@buyer.test', fields: 'email' });
     await expectSpec('searchPersons', 200, found);
     expect(found.data!.items![0]!.item!.id).toBe(person.data!.id);

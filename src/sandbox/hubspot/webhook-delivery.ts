@@ -42,6 +42,8 @@ type Event = Record<string, unknown> & { eventId: number };
 
 const BATCH_MAX = 100;
 const MAX_IN_FLIGHT = 10;
+/** With `reorder` set, events are held this long and then sent newest first. */
+const REORDER_HOLD_MS = 250;
 
 /** The v3 signature: HMAC-SHA256 of method + URI + body + timestamp with the app's client secret, base64. */
 export function signV3(secret: string, method: string, uri: string, body: string, timestamp: number) {
@@ -122,7 +124,7 @@ export class WebhookDispatcher {
 
   private add(event: Event) {
     this.pending.push(event);
-    this.later(0, () => this.pump());
+    this.later(this.faults.reorder ? REORDER_HOLD_MS : 0, () => this.pump());
   }
 
   private later(ms: number, work: () => void) {
@@ -134,10 +136,9 @@ export class WebhookDispatcher {
   }
 
   private pump() {
+    if (this.faults.reorder) this.pending.reverse();
     while (this.pending.length && this.inFlight < MAX_IN_FLIGHT) {
-      const batch = this.pending.splice(0, BATCH_MAX);
-      if (this.faults.reorder) batch.reverse();
-      void this.send(batch, 0);
+      void this.send(this.pending.splice(0, BATCH_MAX), 0);
     }
   }
 

@@ -19,6 +19,8 @@ export interface PipedriveDelivery {
 }
 
 const BAN_AFTER_FAILED_FIRST_ATTEMPTS = 10;
+/** With `reorder` set, deliveries are held this long and then sent newest first. */
+const REORDER_HOLD_MS = 250;
 const BAN_MS = 30 * 60 * 1000;
 
 /** Pipedrive's v2 webhook deliveries: one event per request, basic auth, retried, banned after ten failures. */
@@ -86,7 +88,7 @@ export class PipedriveWebhookDispatcher {
     const send = () => void this.send(webhook, body, attempt);
     if (!this.faults.reorder) return send();
     this.held.unshift(send);
-    this.schedule(20, () => this.held.splice(0).forEach((release) => release()));
+    this.schedule(REORDER_HOLD_MS, () => this.held.splice(0).forEach((release) => release()));
   }
 
   private schedule(ms: number, work: () => void) {
