@@ -58,7 +58,8 @@ const unauthorized = () => new PipedriveError(401, 'unauthorized access', 'Pleas
 
 export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {}): Promise<PipedriveSandbox> {
   const seed = options.seed ?? 1;
-  const random = seededRandom(seed);
+  // Offset so that the two sandboxes started with one seed do not share secrets.
+  const random = seededRandom(seed + 1_000_003);
   const token = random.hex(40);
   const clientId = random.hex(16);
   const clientSecret = random.hex(40);
