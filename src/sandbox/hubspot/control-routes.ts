@@ -1,18 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from './errors.ts';
+import type { ApiFaults } from '../shared/faults.ts';
 import type { ChangeSource } from './model.ts';
 import type { Portal } from './portal.ts';
 import { serializeDeal } from './serialize.ts';
 import type { WebhookDispatcher, WebhookFaults } from './webhook-delivery.ts';
-
-export interface ApiFaults {
-  latencyMs: number;
-  /** The next n API requests answer 429 / 502 / have their connection reset. */
-  fail429: number;
-  fail5xx: number;
-  reset: number;
-}
-export const noApiFaults = (): ApiFaults => ({ latencyMs: 0, fail429: 0, fail5xx: 0, reset: 0 });
 
 /** A person working in HubSpot's own UI: changes carry CRM_UI as their source. */
 const person: ChangeSource = { sourceType: 'CRM_UI', sourceId: 'userId:9001' };

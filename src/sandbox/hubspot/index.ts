@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TokenStore } from './auth.ts';
 import { contactRoutes } from './contact-routes.ts';
-import { controlRoutes, noApiFaults, type ApiFaults } from './control-routes.ts';
+import { controlRoutes } from './control-routes.ts';
+import { noApiFaults, takeFault, withTransportFaults, type ApiFaults } from '../shared/faults.ts';
 import { dealRoutes } from './deal-routes.ts';
 import { HubSpotError } from './errors.ts';
 import { defaultLimits, Limiter, type LimitSettings } from './limits.ts';
@@ -80,23 +81,14 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
   function guard(request: FastifyRequest, reply: import('fastify').FastifyReply, done: (error?: Error) => void) {
     const path = request.url.split('?')[0]!;
     if (path.startsWith('/_sandbox') || path.startsWith('/oauth/') || path.startsWith('/webhooks/')) return done();
-    if (apiFaults.reset > 0) {
-      apiFaults.reset--;
-      request.raw.socket.destroy();
-      return;
-    }
-    const proceed = () => {
+    withTransportFaults(apiFaults, request, () => {
       try {
-        if (apiFaults.fail5xx > 0) {
-          apiFaults.fail5xx--;
-          throw new HubSpotError(502, 'INTERNAL_ERROR', 'Bad Gateway');
-        }
+        if (takeFault(apiFaults, 'fail5xx')) throw new HubSpotError(502, 'INTERNAL_ERROR', 'Bad Gateway');
         const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
         if (!token || !tokens.valid(token)) {
           throw new HubSpotError(401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found. This API supports OAuth 2.0 authentication.');
         }
-        if (apiFaults.fail429 > 0) {
-          apiFaults.fail429--;
+        if (takeFault(apiFaults, 'fail429')) {
           throw new HubSpotError(429, 'RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', { errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' });
         }
         reply.headers(limiter.charge(token, path.endsWith('/search')));
@@ -104,9 +96,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
       } catch (error) {
         sendError(error, reply);
       }
-    };
-    if (apiFaults.latencyMs > 0) setTimeout(proceed, apiFaults.latencyMs);
-    else proceed();
+    });
   }
 
   dealRoutes(app, portal, appId, '/crm/v3/objects/deals');

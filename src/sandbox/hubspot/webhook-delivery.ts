@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { postJson, succeeded, Timers, type DeliveryStatus } from '../shared/delivery.ts';
 import type { PortalEvent } from './portal.ts';
 
 export interface Subscription {
@@ -26,7 +27,7 @@ export const noWebhookFaults = (): WebhookFaults => ({ drop: 0, duplicate: 0, de
 export interface DeliveryRecord {
   eventIds: number[];
   attempt: number;
-  status: number | 'timeout' | 'error';
+  status: DeliveryStatus;
 }
 
 export interface DeliverySettings {
@@ -60,7 +61,7 @@ export class WebhookDispatcher {
   private inFlight = 0;
   private nextEventId = 1;
   private nextSubscriptionId = 1;
-  private timers = new Set<NodeJS.Timeout>();
+  private timers = new Timers();
   private readonly settings: DeliverySettings;
 
   constructor(settings: DeliverySettings) {
@@ -128,11 +129,7 @@ export class WebhookDispatcher {
   }
 
   private later(ms: number, work: () => void) {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      work();
-    }, ms);
-    this.timers.add(timer);
+    this.timers.schedule(ms, work);
   }
 
   private pump() {
@@ -148,41 +145,28 @@ export class WebhookDispatcher {
     this.inFlight--;
     this.deliveries.push({ eventIds: batch.map((e) => e.eventId), attempt, status });
     const delay = this.settings.retryDelaysMs[attempt];
-    const failed = typeof status !== 'number' || status < 200 || status > 299;
-    if (failed && delay !== undefined) this.later(delay, () => void this.send(batch, attempt + 1));
+    if (!succeeded(status) && delay !== undefined) this.later(delay, () => void this.send(batch, attempt + 1));
     this.pump();
   }
 
-  private async post(events: Event[]): Promise<DeliveryRecord['status']> {
+  private post(events: Event[]): Promise<DeliveryStatus> {
     const url = this.targetUrl!;
     const body = JSON.stringify(events);
     const timestamp = Date.now();
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'x-hubspot-signature-v3': signV3(this.settings.clientSecret, 'POST', url, body, timestamp),
-          'x-hubspot-request-timestamp': String(timestamp),
-          'x-hubspot-signature-version': 'v3',
-        },
-        signal: AbortSignal.timeout(this.settings.timeoutMs),
-      });
-      await response.arrayBuffer();
-      return response.status;
-    } catch (error) {
-      return (error as Error).name === 'TimeoutError' ? 'timeout' : 'error';
-    }
+    const headers = {
+      'x-hubspot-signature-v3': signV3(this.settings.clientSecret, 'POST', url, body, timestamp),
+      'x-hubspot-request-timestamp': String(timestamp),
+      'x-hubspot-signature-version': 'v3',
+    };
+    return postJson(url, body, headers, this.settings.timeoutMs);
   }
 
   /** Nothing waiting, nothing in flight, no retry scheduled. */
   get idle() {
-    return this.pending.length === 0 && this.inFlight === 0 && this.timers.size === 0;
+    return this.pending.length === 0 && this.inFlight === 0 && this.timers.empty;
   }
 
   reset() {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.pending = [];
     this.deliveries = [];

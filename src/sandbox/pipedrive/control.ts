@@ -1,21 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiFaults } from '../shared/faults.ts';
 import type { Company, DealInput } from './company.ts';
 import { badRequest } from './errors.ts';
 import { dealV2 } from './serialize.ts';
 import type { PipedriveWebhookDispatcher, PipedriveWebhookFaults } from './webhook-delivery.ts';
 
-export interface PipedriveApiFaults {
-  latencyMs: number;
-  fail429: number;
-  fail5xx: number;
-  reset: number;
-}
-export const noPipedriveApiFaults = (): PipedriveApiFaults => ({ latencyMs: 0, fail429: 0, fail5xx: 0, reset: 0 });
-
 export interface PipedriveControlContext {
   company: Company;
   dispatcher: PipedriveWebhookDispatcher;
-  apiFaults: PipedriveApiFaults;
+  apiFaults: ApiFaults;
   reset(): void;
   spentToday(): number;
   issueAuthorizationCode(): string;
@@ -62,9 +55,9 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     company.deleteDeal(id(request), 'app', PERSON);
     return reply.code(204).send();
   });
-  app.post('/_sandbox/faults', async (request: FastifyRequest<{ Body: Partial<PipedriveApiFaults> & { dropWebhooks?: number; duplicateWebhooks?: number; delayWebhooksMs?: number; reorderWebhooks?: boolean } }>) => {
+  app.post('/_sandbox/faults', async (request: FastifyRequest<{ Body: Partial<ApiFaults> & { dropWebhooks?: number; duplicateWebhooks?: number; delayWebhooksMs?: number; reorderWebhooks?: boolean } }>) => {
     const b = request.body ?? {};
-    const api: Partial<PipedriveApiFaults> = { latencyMs: b.latencyMs, fail429: b.fail429, fail5xx: b.fail5xx, reset: b.reset };
+    const api: Partial<ApiFaults> = { latencyMs: b.latencyMs, fail429: b.fail429, fail5xx: b.fail5xx, reset: b.reset };
     const hooks: Partial<PipedriveWebhookFaults> = { drop: b.dropWebhooks, duplicate: b.duplicateWebhooks, delayMs: b.delayWebhooksMs, reorder: b.reorderWebhooks };
     Object.assign(context.apiFaults, defined(api));
     Object.assign(dispatcher.faults, defined(hooks));

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Company } from './company.ts';
-import { noPipedriveApiFaults, pipedriveControlRoutes } from './control.ts';
+import { pipedriveControlRoutes } from './control.ts';
+import { noApiFaults, takeFault, withTransportFaults } from '../shared/faults.ts';
 import { tokenCosts } from './costs.ts';
 import { PipedriveError } from './errors.ts';
 import { defaultPipedriveLimits, PipedriveLimiter, type PipedriveLimitSettings } from './limits.ts';
@@ -65,7 +66,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const clientSecret = random.hex(40);
   const oauth = new OAuthTokens(random, 'pd-oauth', 3599);
   const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...options.limits });
-  const apiFaults = noPipedriveApiFaults();
+  const apiFaults = noApiFaults();
   const dispatcher = new PipedriveWebhookDispatcher(() => company, random, options.webhookRetryDelaysMs ?? [3000, 30_000, 150_000], options.webhookTimeoutMs ?? 10_000);
   const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));
 
@@ -78,32 +79,19 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
 
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     if (request.url.startsWith('/_sandbox') || request.url.startsWith('/oauth/')) return done();
-    if (apiFaults.reset > 0) {
-      apiFaults.reset--;
-      request.raw.socket.destroy();
-      return;
-    }
-    const proceed = () => {
+    withTransportFaults(apiFaults, request, () => {
       try {
-        if (apiFaults.fail5xx > 0) {
-          apiFaults.fail5xx--;
-          throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
-        }
+        if (takeFault(apiFaults, 'fail5xx')) throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
         const given = credential(request);
         if (given !== token && !oauth.validAccessToken(given)) throw unauthorized();
-        if (apiFaults.fail429 > 0) {
-          apiFaults.fail429--;
-          throw new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
-        }
+        if (takeFault(apiFaults, 'fail429')) throw new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
         const cost = tokenCosts[`${request.method} ${request.routeOptions.url}`] ?? 1;
         reply.headers(limiter.charge(given, cost));
         done();
       } catch (error) {
         sendError(error, reply);
       }
-    };
-    if (apiFaults.latencyMs > 0) setTimeout(proceed, apiFaults.latencyMs);
-    else proceed();
+    });
   });
 
   app.post('/oauth/token', async (request: FastifyRequest<{ Body: Record<string, string> }>) => {
@@ -120,7 +108,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
       company.reset();
       dispatcher.reset();
       limiter.reset();
-      Object.assign(apiFaults, noPipedriveApiFaults());
+      Object.assign(apiFaults, noApiFaults());
     },
     spentToday: () => limiter.spentToday,
     issueAuthorizationCode: () => oauth.issueCode(),

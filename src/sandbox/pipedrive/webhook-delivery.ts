@@ -1,3 +1,4 @@
+import { postJson, succeeded, Timers, type DeliveryStatus } from '../shared/delivery.ts';
 import type { Random } from '../shared/random.ts';
 import type { Company, DealEvent } from './company.ts';
 import { rfc3339, type Webhook } from './model.ts';
@@ -15,7 +16,7 @@ export interface PipedriveDelivery {
   webhookId: number;
   metaId: string;
   attempt: number;
-  status: number | 'timeout' | 'error' | 'banned';
+  status: DeliveryStatus | 'banned';
 }
 
 const BAN_AFTER_FAILED_FIRST_ATTEMPTS = 10;
@@ -27,7 +28,7 @@ const BAN_MS = 30 * 60 * 1000;
 export class PipedriveWebhookDispatcher {
   faults = noPipedriveWebhookFaults();
   deliveries: PipedriveDelivery[] = [];
-  private timers = new Set<NodeJS.Timeout>();
+  private timers = new Timers();
   private inFlight = 0;
   private held: (() => void)[] = [];
   private readonly company: () => Company;
@@ -92,11 +93,7 @@ export class PipedriveWebhookDispatcher {
   }
 
   private schedule(ms: number, work: () => void) {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      work();
-    }, ms);
-    this.timers.add(timer);
+    this.timers.schedule(ms, work);
   }
 
   private async send(webhook: Webhook, body: ReturnType<PipedriveWebhookDispatcher['body']>, attempt: number) {
@@ -112,7 +109,7 @@ export class PipedriveWebhookDispatcher {
     this.deliveries.push({ webhookId: webhook.id, metaId: body.meta.id, attempt, status });
     webhook.last_http_status = typeof status === 'number' ? status : null;
     webhook.last_delivery_time = new Date();
-    const failed = typeof status !== 'number' || status < 200 || status > 299;
+    const failed = !succeeded(status);
     if (attempt === 1) this.countFirstAttempt(webhook, failed);
     const delay = this.retryDelaysMs[attempt - 1];
     if (failed && delay !== undefined) this.schedule(delay, () => void this.send(webhook, body, attempt + 1));
@@ -126,26 +123,17 @@ export class PipedriveWebhookDispatcher {
     }
   }
 
-  private async post(webhook: Webhook, body: unknown): Promise<PipedriveDelivery['status']> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (webhook.http_auth_user !== null) {
-      headers.authorization = `Basic ${Buffer.from(`${webhook.http_auth_user}:${webhook.http_auth_password ?? ''}`).toString('base64')}`;
-    }
-    try {
-      const response = await fetch(webhook.subscription_url, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
-      await response.arrayBuffer();
-      return response.status;
-    } catch (error) {
-      return (error as Error).name === 'TimeoutError' ? 'timeout' : 'error';
-    }
+  private post(webhook: Webhook, body: unknown): Promise<DeliveryStatus> {
+    const auth = webhook.http_auth_user === null ? '' : `${webhook.http_auth_user}:${webhook.http_auth_password ?? ''}`;
+    const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {};
+    return postJson(webhook.subscription_url, JSON.stringify(body), headers, this.timeoutMs);
   }
 
   get idle() {
-    return this.timers.size === 0 && this.inFlight === 0 && this.held.length === 0;
+    return this.timers.empty && this.inFlight === 0 && this.held.length === 0;
   }
 
   reset() {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.held = [];
     this.deliveries = [];
