@@ -191,6 +191,15 @@ describe('Pipedrive sandbox limits', () => {
     } finally {
       await small.close();
     }
+    const tiny = await startPipedriveSandbox({ seed: 7, plan: { multiplier: 1, seats: 1 }, limits: { burstLimit: 1e6 } });
+    try {
+      const spent = await Promise.all(Array.from({ length: 3001 }, () => fetch(`${tiny.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': tiny.token } })));
+      // 30,000 × 1 × 1 tokens buy exactly 3,000 deal listings at 10 tokens each.
+      expect(spent.filter((r) => r.status === 200)).toHaveLength(3000);
+      expect(spent.filter((r) => r.status === 429)).toHaveLength(1);
+    } finally {
+      await tiny.close();
+    }
     const poor = await startPipedriveSandbox({ seed: 5, limits: { dailyTokenBudget: 15 } });
     try {
       const list = () => fetch(`${poor.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': poor.token } });

@@ -4,7 +4,7 @@ import { pipedriveControlRoutes } from './control.ts';
 import { noApiFaults, takeFault, withTransportFaults } from '../shared/faults.ts';
 import { tokenCosts } from './costs.ts';
 import { PipedriveError } from './errors.ts';
-import { defaultPipedriveLimits, PipedriveLimiter, type PipedriveLimitSettings } from './limits.ts';
+import { dailyTokenBudget, defaultPipedriveLimits, PipedriveLimiter, type PipedriveLimitSettings } from './limits.ts';
 import { v1Routes } from './routes-v1.ts';
 import { v2Routes } from './routes-v2.ts';
 import { PipedriveWebhookDispatcher } from './webhook-delivery.ts';
@@ -15,7 +15,9 @@ export interface PipedriveSandboxOptions {
   port?: number;
   host?: string;
   seed?: number;
+  /** Burst limit and daily budget; or give `plan` to derive the budget as Pipedrive does. */
   limits?: Partial<PipedriveLimitSettings>;
+  plan?: { multiplier: number; seats: number };
   /** Pipedrive retries after 3, 30 and 150 seconds; tests compress the schedule. */
   webhookRetryDelaysMs?: number[];
   webhookTimeoutMs?: number;
@@ -65,7 +67,8 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const clientId = random.hex(16);
   const clientSecret = random.hex(40);
   const oauth = new OAuthTokens(random, 'pd-oauth', 3599);
-  const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...options.limits });
+  const planBudget = options.plan && { dailyTokenBudget: dailyTokenBudget(options.plan.multiplier, options.plan.seats) };
+  const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...planBudget, ...options.limits });
   const apiFaults = noApiFaults();
   const dispatcher = new PipedriveWebhookDispatcher(() => company, random, options.webhookRetryDelaysMs ?? [3000, 30_000, 150_000], options.webhookTimeoutMs ?? 10_000);
   const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));

@@ -7,7 +7,11 @@ export interface PipedriveLimitSettings {
   dailyTokenBudget: number;
 }
 
-export const defaultPipedriveLimits: PipedriveLimitSettings = { burstLimit: 80, dailyTokenBudget: 30_000 * 4 * 5 };
+/** Pipedrive's formula: 30,000 base tokens × the plan's multiplier × the number of seats. */
+export const dailyTokenBudget = (planMultiplier: number, seats: number) => 30_000 * planMultiplier * seats;
+
+// A Professional-like company (multiplier 4) with 5 seats, on an API token's burst limit.
+export const defaultPipedriveLimits: PipedriveLimitSettings = { burstLimit: 80, dailyTokenBudget: dailyTokenBudget(4, 5) };
 
 const WINDOW_MS = 2000;
 const overLimit = () => new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
