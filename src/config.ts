@@ -33,6 +33,13 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   // Optional until a feature that stores secrets is used; when set it must be a valid key.
   ENCRYPTION_KEY: encryptionKey.optional(),
+  // Earlier ENCRYPTION_KEYs, comma-separated: secrets they sealed still open until re-sealed.
+  ENCRYPTION_KEYS_RETIRED: z
+    .string()
+    .refine((value) => value.split(',').every((key) => decodeKey(key.trim()) !== undefined), {
+      message: 'must be comma-separated keys of 32 bytes (64 hex characters or base64)',
+    })
+    .optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(logLevels).default('info'),
 });
@@ -56,4 +63,11 @@ let loaded: Config | undefined;
 export function config(): Config {
   loaded ??= parseConfig(process.env);
   return loaded;
+}
+
+/** The keys that seal and open secrets at rest; a clear error when ENCRYPTION_KEY is not set. */
+export function keyring(cfg: Config): { current: Buffer; retired: Buffer[] } {
+  if (!cfg.ENCRYPTION_KEY) throw new ConfigError('invalid environment: ENCRYPTION_KEY is required to store CRM credentials');
+  const retired = (cfg.ENCRYPTION_KEYS_RETIRED ?? '').split(',').filter((k) => k.trim() !== '');
+  return { current: decodeKey(cfg.ENCRYPTION_KEY)!, retired: retired.map((k) => decodeKey(k.trim())!) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.ts';
+import { keyring, parseConfig } from '../src/config.ts';
 
 describe('configuration', () => {
   it('has working defaults for a fresh machine', () => {
@@ -43,5 +43,15 @@ describe('configuration', () => {
     expect(parseConfig({ ENCRYPTION_KEY: 'ab'.repeat(32) }).ENCRYPTION_KEY).toBe('ab'.repeat(32));
     const base64 = Buffer.alloc(32, 7).toString('base64');
     expect(parseConfig({ ENCRYPTION_KEY: base64 }).ENCRYPTION_KEY).toBe(base64);
+  });
+
+  it('builds the keyring from the current and retired keys, and names ENCRYPTION_KEY when it is missing', () => {
+    const current = 'ab'.repeat(32);
+    const retired = Buffer.alloc(32, 1).toString('base64');
+    const ring = keyring(parseConfig({ ENCRYPTION_KEY: current, ENCRYPTION_KEYS_RETIRED: `${retired}, ${'cd'.repeat(32)}` }));
+    expect(ring.current).toEqual(Buffer.from(current, 'hex'));
+    expect(ring.retired.map((k) => k.toString('hex'))).toEqual([Buffer.alloc(32, 1).toString('hex'), 'cd'.repeat(32)]);
+    expect(() => keyring(parseConfig({}))).toThrow('ENCRYPTION_KEY is required');
+    expect(() => parseConfig({ ENCRYPTION_KEYS_RETIRED: 'nope' })).toThrow('ENCRYPTION_KEYS_RETIRED');
   });
 });
