@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Executor } from './db.ts';
 import { conflict, invalid, notFound, type FieldError } from './errors.ts';
 import { isoDate } from './fields.ts';
+import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { attributeDefinitions, attributeTypes, opportunities, type AttributeType } from './schema.ts';
 
@@ -72,7 +73,7 @@ export async function deleteAttribute(db: Executor, accountId: string, key: stri
       .where(and(eq(attributeDefinitions.accountId, accountId), eq(attributeDefinitions.key, key)))
       .returning();
     if (!row) throw notFound(`attribute "${key}"`);
-    await tx
+    const changed = await tx
       .update(opportunities)
       .set({
         attributes: sql`${opportunities.attributes} - ${key}`,
@@ -80,7 +81,9 @@ export async function deleteAttribute(db: Executor, accountId: string, key: stri
         updatedAt: sql`now()`,
         fieldChangedAt: sql`${opportunities.fieldChangedAt} || jsonb_build_object(${`attributes.${key}`}::text, now())`,
       })
-      .where(and(eq(opportunities.accountId, accountId), sql`${opportunities.attributes} ? ${key}`));
+      .where(and(eq(opportunities.accountId, accountId), sql`${opportunities.attributes} ? ${key}`))
+      .returning({ id: opportunities.id });
+    await markDirty(tx, accountId, changed.map((o) => o.id));
   });
 }
 

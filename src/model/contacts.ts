@@ -4,6 +4,7 @@ import type { Executor } from './db.ts';
 import { notFound } from './errors.ts';
 import { email, name, phone } from './fields.ts';
 import { listOpportunities } from './opportunities.ts';
+import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { contacts, opportunities, opportunityContacts } from './schema.ts';
 
@@ -89,10 +90,12 @@ export async function deleteContact(db: Executor, accountId: string, id: string)
       .from(opportunityContacts)
       .where(and(eq(opportunityContacts.contactId, id), eq(opportunityContacts.isPrimary, true)));
     const now = new Date();
-    await tx
+    const deleted = await tx
       .update(opportunities)
       .set({ deletedAt: now, updatedAt: now, version: sql`${opportunities.version} + 1` })
-      .where(and(eq(opportunities.accountId, accountId), isNull(opportunities.deletedAt), inArray(opportunities.id, primaryOf)));
+      .where(and(eq(opportunities.accountId, accountId), isNull(opportunities.deletedAt), inArray(opportunities.id, primaryOf)))
+      .returning({ id: opportunities.id });
+    await markDirty(tx, accountId, deleted.map((o) => o.id));
     await tx.delete(contacts).where(eq(contacts.id, id));
   });
 }

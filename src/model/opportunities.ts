@@ -11,6 +11,7 @@ import {
   type ContactSet,
 } from './opportunity-contacts.ts';
 import type { OpportunityClose, OpportunityCreate, OpportunityPatch, OpportunityView } from './opportunity-schema.ts';
+import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { accounts, opportunities, opportunityContacts, type OpportunityState } from './schema.ts';
 
@@ -152,6 +153,7 @@ async function applyChanges(
   const fieldChangedAt = { ...row.fieldChangedAt, ...Object.fromEntries(changedNames.map((name) => [name, now])) };
   const updated = await writeFields(tx, row, { ...values, version: row.version + 1, updatedAt: new Date(now), fieldChangedAt });
   if (contactsChanged) await writeContactSet(tx, row.accountId, row.id, contactsAfter);
+  await markDirty(tx, row.accountId, [row.id]);
   return toView(updated, contactsChanged ? contactsAfter : contactsBefore);
 }
 
@@ -213,6 +215,7 @@ async function insertOpportunity(tx: Executor, accountId: string, input: Opportu
   if (!row) return undefined;
   const set = normaliseContactSet({ contactId: contactId ?? null, contactIds: contactIds ?? [] });
   await writeContactSet(tx, accountId, row.id, set);
+  await markDirty(tx, accountId, [row.id]);
   return toView(row, set);
 }
 
@@ -307,6 +310,7 @@ export async function deleteOpportunity(db: Executor, accountId: string, id: str
       .update(opportunities)
       .set({ deletedAt: new Date(), version: row.version + 1, updatedAt: new Date() })
       .where(eq(opportunities.id, id));
+    await markDirty(tx, accountId, [id]);
   });
 }
 

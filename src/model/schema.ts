@@ -297,6 +297,10 @@ export const outbox = pgTable(
       .notNull()
       .references(() => opportunities.id, { onDelete: 'cascade' }),
     dirtySince: timestamptz('dirty_since').notNull().defaultNow(),
+    // Bumped by every canonical change: a flush deletes the row only if no change came in meanwhile.
+    generation: integer('generation').notNull().default(0),
+    // A flush's lease on the row; an expired lease (a crashed worker) makes the row claimable again.
+    claimedUntil: timestamptz('claimed_until'),
     attempts: integer('attempts').notNull().default(0),
     lastError: jsonb('last_error'),
   },
