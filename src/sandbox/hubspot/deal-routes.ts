@@ -152,7 +152,8 @@ function batchRoutes(app: FastifyInstance, portal: Portal, source: ChangeSource,
       const existing = portal.byUniqueProperty(input.idProperty, String(input.id));
       const properties = { ...input.properties, [input.idProperty]: String(input.id) };
       const deal = existing ? portal.updateDeal(existing.id, properties, source) : portal.createDeal(properties, source);
-      return { ...serializeDeal(deal), new: !existing };
+      // Like create and update, the answer carries the properties that were written.
+      return { ...serializeDeal(deal, { properties: Object.keys(properties) }), new: !existing };
     });
     return batchResponse(results, [], started).body;
   });

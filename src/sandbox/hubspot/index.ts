@@ -70,7 +70,8 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
   const apiFaults: ApiFaults = noApiFaults();
   const portal = new Portal(portalId, (event) => dispatcher.enqueue(event));
 
-  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+  // The SDK calls some collections with a trailing slash (/crm/v3/owners/), which HubSpot accepts.
+  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
   formParser(app);
   app.setErrorHandler((error, _request, reply) => sendError(error, reply));
   app.setNotFoundHandler((request, reply) =>

@@ -1,0 +1,130 @@
+import { Client } from '@hubspot/api-client';
+import type { MappingSettings } from '../../model/sync-fields.ts';
+import type { CrmConnector, Pacer, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import { hubspotError } from './errors.ts';
+import { fromHubSpot, toHubSpot } from './mapping.ts';
+
+export const HUBSPOT_CANONICAL_ID_PROPERTY = 'crm_sync_id';
+const BATCH = 100;
+
+const chunks = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
+
+/** Every property the sync reads back, so a read carries all mapped fields. */
+function readProperties(settings: MappingSettings) {
+  const standard = ['dealname', 'description', 'amount', 'deal_currency_code', 'closedate', 'pipeline', 'dealstage', 'closed_lost_reason', 'hubspot_owner_id', 'hs_lastmodifieddate'];
+  return [...standard, settings.canonicalIdField, ...settings.attributes.map((a) => a.remote)];
+}
+
+export class HubSpotConnector implements CrmConnector {
+  readonly provider = 'hubspot' as const;
+  private readonly client: Client;
+  private readonly pacer: Pacer;
+
+  constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer }) {
+    // Retries live in one layer (BullMQ), so the SDK's own retries are off.
+    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0 });
+    this.pacer = options.pacer;
+  }
+
+  private async call<T>(work: () => Promise<T>, kind?: 'search'): Promise<T> {
+    await this.pacer.take(1, kind);
+    try {
+      return await work();
+    } catch (error) {
+      throw hubspotError(error);
+    }
+  }
+
+  async account(): Promise<RemoteAccount> {
+    const details = await this.call(() => this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()));
+    const pipelines = await this.call(() => this.client.crm.pipelines.pipelinesApi.getAll('deals'));
+    const owners = await this.call(() => this.client.crm.owners.ownersApi.getPage(undefined, undefined, 500));
+    return {
+      remoteAccountId: String((details as { portalId: number }).portalId),
+      pipelines: pipelines.results.map((p) => ({
+        id: p.id,
+        label: p.label,
+        stages: p.stages.map((s) => ({
+          id: s.id,
+          label: s.label,
+          order: s.displayOrder,
+          won: s.metadata?.isClosed === 'true' && Number(s.metadata?.probability) === 1,
+          lost: s.metadata?.isClosed === 'true' && Number(s.metadata?.probability) === 0,
+        })),
+      })),
+      owners: owners.results.filter((o) => o.email).map((o) => ({ id: o.id, email: o.email!.toLowerCase() })),
+    };
+  }
+
+  async prepare(): Promise<string> {
+    const name = HUBSPOT_CANONICAL_ID_PROPERTY;
+    const exists = await this.call(() => this.client.crm.properties.coreApi.getByName('deals', name)).then(
+      () => true,
+      (error: { code?: string }) => (error.code === 'not_found' ? false : Promise.reject(error)),
+    );
+    if (!exists) {
+      await this.call(() =>
+        this.client.crm.properties.coreApi.create('deals', {
+          name,
+          label: 'crm-sync id',
+          description: 'The canonical opportunity id in crm-sync. Do not edit.',
+          type: 'string' as never,
+          fieldType: 'text' as never,
+          groupName: 'dealinformation',
+          hasUniqueValue: true,
+        }),
+      );
+    }
+    return name;
+  }
+
+  /** Creates and updates alike go through batch upsert by the canonical id: a retried create never duplicates. */
+  async push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]> {
+    const results: PushResult[] = [];
+    for (const batch of chunks(requests, BATCH)) {
+      const mapped = batch.map((r) => ({ request: r, ...toHubSpot(r.canonicalId, r.fields, settings) }));
+      const inputs = mapped.map(({ request, properties }) => ({
+        id: request.canonicalId,
+        idProperty: settings.canonicalIdField,
+        properties: properties as Record<string, string>,
+      }));
+      const response = await this.call(() => this.client.crm.deals.batchApi.upsert({ inputs }));
+      const byCanonicalId = new Map(response.results.map((d) => [d.properties[settings.canonicalIdField], d]));
+      for (const { request, problems } of mapped) {
+        const deal = byCanonicalId.get(request.canonicalId);
+        results.push({
+          canonicalId: request.canonicalId,
+          remoteId: deal?.id,
+          version: deal ? new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt) : undefined,
+          problems,
+          error: deal ? undefined : new Error('HubSpot returned no result for this deal'),
+        });
+      }
+    }
+    return results;
+  }
+
+  async remove(remoteId: string): Promise<void> {
+    await this.call(() => this.client.crm.deals.basicApi.archive(remoteId));
+  }
+
+  async read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]> {
+    const states: RemoteState[] = [];
+    for (const ids of chunks(remoteIds, BATCH)) {
+      const response = await this.call(() =>
+        this.client.crm.deals.batchApi.read({ inputs: ids.map((id) => ({ id })), properties: readProperties(settings), propertiesWithHistory: [] }),
+      );
+      const found = new Map(response.results.map((d) => [d.id, d]));
+      for (const id of ids) {
+        const deal = found.get(id);
+        if (!deal) {
+          states.push({ remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] });
+          continue;
+        }
+        const { fields, canonicalId, problems } = fromHubSpot(deal.properties, settings);
+        states.push({ remoteId: id, version: new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt), canonicalId, fields, deleted: false, problems });
+      }
+    }
+    return states;
+  }
+}

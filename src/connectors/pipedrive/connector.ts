@@ -1,0 +1,138 @@
+import { v1, v2 } from 'pipedrive';
+import type { MappingSettings } from '../../model/sync-fields.ts';
+import type { CrmConnector, Pacer, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
+import { pipedriveError } from './errors.ts';
+import { fromPipedrive, toPipedrive, type PipedriveDeal } from './mapping.ts';
+
+export const PIPEDRIVE_CANONICAL_ID_FIELD_NAME = 'crm-sync id';
+
+/**
+ * Token cost of each call the connector makes: the x-token-cost of the operation in Pipedrive's v2
+ * OpenAPI spec (test/connector-pipedrive.test.ts checks them). v1 costs are not in that spec.
+ */
+export const pipedriveCosts = {
+  listDeals: 10,
+  getDeal: 1,
+  addDeal: 5,
+  updateDeal: 5,
+  deleteDeal: 3,
+  searchDeals: 20,
+  listDealFields: 10,
+  addDealField: 5,
+  listStages: 5,
+  listPipelines: 5,
+  v1: 20,
+} as const;
+
+const IDS_PER_LIST = 100;
+
+export class PipedriveConnector implements CrmConnector {
+  readonly provider = 'pipedrive' as const;
+  private readonly deals: v2.DealsApi;
+  private readonly fields: v2.DealFieldsApi;
+  private readonly stages: v2.StagesApi;
+  private readonly pipelines: v2.PipelinesApi;
+  private readonly users: v1.UsersApi;
+  private readonly pacer: Pacer;
+
+  constructor(auth: PipedriveAuth & { pacer: Pacer }) {
+    const configs = pipedriveConfigurations(auth);
+    this.deals = new v2.DealsApi(configs.v2);
+    this.fields = new v2.DealFieldsApi(configs.v2);
+    this.stages = new v2.StagesApi(configs.v2);
+    this.pipelines = new v2.PipelinesApi(configs.v2);
+    this.users = new v1.UsersApi(configs.v1);
+    this.pacer = auth.pacer;
+  }
+
+  private async call<T>(cost: number, work: () => Promise<T>): Promise<T> {
+    await this.pacer.take(cost);
+    try {
+      return await work();
+    } catch (error) {
+      throw pipedriveError(error);
+    }
+  }
+
+  async account(): Promise<RemoteAccount> {
+    const me = await this.call(pipedriveCosts.v1, () => this.users.getCurrentUser());
+    const users = await this.call(pipedriveCosts.v1, () => this.users.getUsers());
+    const pipelines = await this.call(pipedriveCosts.listPipelines, () => this.pipelines.getPipelines({ limit: 500 }));
+    const stages = await this.call(pipedriveCosts.listStages, () => this.stages.getStages({ limit: 500 }));
+    return {
+      remoteAccountId: String(me.data!.company_id),
+      pipelines: (pipelines.data ?? []).map((p) => ({
+        id: String(p.id),
+        label: p.name ?? '',
+        // Pipedrive closes deals by status, not by stage: no stage is a won or lost stage.
+        stages: (stages.data ?? [])
+          .filter((s) => s.pipeline_id === p.id)
+          .map((s) => ({ id: String(s.id), label: s.name ?? '', order: s.order_nr ?? 0, won: false, lost: false })),
+      })),
+      owners: (users.data ?? []).filter((u) => u.email).map((u) => ({ id: String(u.id), email: u.email!.toLowerCase() })),
+    };
+  }
+
+  async prepare(): Promise<string> {
+    const existing = await this.call(pipedriveCosts.listDealFields, () => this.fields.getDealFields({ limit: 500 }));
+    const found = existing.data?.find((f) => f.field_name === PIPEDRIVE_CANONICAL_ID_FIELD_NAME);
+    if (found?.field_code) return found.field_code;
+    const created = await this.call(pipedriveCosts.addDealField, () =>
+      this.fields.addDealField({ AddDealFieldRequest: { field_name: PIPEDRIVE_CANONICAL_ID_FIELD_NAME, field_type: 'varchar' as never } }),
+    );
+    return created.data!.field_code!;
+  }
+
+  /**
+   * An interrupted create (the deal was made, the link was not saved) is recovered by searching the
+   * canonical-id field before creating again: a retried create never makes a second deal.
+   */
+  private async findByCanonicalId(canonicalId: string): Promise<number | undefined> {
+    const found = await this.call(pipedriveCosts.searchDeals, () =>
+      this.deals.searchDeals({ term: canonicalId, fields: 'custom_fields', exact_match: true }),
+    );
+    return found.data?.items?.[0]?.item?.id;
+  }
+
+  async push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]> {
+    const results: PushResult[] = [];
+    for (const request of requests) {
+      const { input, problems } = toPipedrive(request.canonicalId, request.fields, settings);
+      const remoteId = request.remoteId ? Number(request.remoteId) : await this.findByCanonicalId(request.canonicalId);
+      const written = remoteId
+        ? await this.call(pipedriveCosts.updateDeal, () => this.deals.updateDeal({ id: remoteId, UpdateDealRequest: input as never }))
+        : await this.call(pipedriveCosts.addDeal, () => this.deals.addDeal({ AddDealRequest: { title: '', ...input } as never }));
+      results.push({
+        canonicalId: request.canonicalId,
+        remoteId: String(written.data!.id),
+        version: new Date(written.data!.update_time!),
+        problems,
+      });
+    }
+    return results;
+  }
+
+  async remove(remoteId: string): Promise<void> {
+    await this.call(pipedriveCosts.deleteDeal, () => this.deals.deleteDeal({ id: Number(remoteId) }));
+  }
+
+  async read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]> {
+    const states: RemoteState[] = [];
+    for (let i = 0; i < remoteIds.length; i += IDS_PER_LIST) {
+      const ids = remoteIds.slice(i, i + IDS_PER_LIST);
+      const listed = await this.call(pipedriveCosts.listDeals, () => this.deals.getDeals({ ids: ids.join(','), limit: IDS_PER_LIST }));
+      const found = new Map((listed.data ?? []).map((d) => [String(d.id), d as unknown as PipedriveDeal]));
+      for (const id of ids) {
+        const deal = found.get(id);
+        if (!deal) {
+          states.push({ remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] });
+          continue;
+        }
+        const { fields, canonicalId, problems } = fromPipedrive(deal, settings);
+        states.push({ remoteId: id, version: new Date(deal.update_time!), canonicalId, fields, deleted: false, problems });
+      }
+    }
+    return states;
+  }
+}

@@ -1,0 +1,61 @@
+import type { Provider } from '../model/schema.ts';
+import type { MappingProblem, MappingSettings, SyncFields } from '../model/sync-fields.ts';
+
+/**
+ * Waits until the connection's rate limits allow a request of this cost. Implemented over Redis
+ * by the jobs layer so that every worker process shares one budget per connection.
+ */
+export interface Pacer {
+  take(cost: number, kind?: 'search'): Promise<void>;
+}
+
+/** A deal as the CRM has it now, in canonical terms. */
+export interface RemoteState {
+  remoteId: string;
+  /** hs_lastmodifieddate / update_time: a state older than the link's version never wins. */
+  version: Date;
+  canonicalId: string | undefined;
+  fields: Partial<SyncFields>;
+  deleted: boolean;
+  problems: MappingProblem[];
+}
+
+/** One deal to write: created when there is no remote id yet, otherwise only `fields` are sent. */
+export interface PushRequest {
+  canonicalId: string;
+  remoteId: string | null;
+  fields: Partial<SyncFields>;
+}
+
+export interface PushResult {
+  canonicalId: string;
+  remoteId?: string;
+  version?: Date;
+  problems: MappingProblem[];
+  /** Set when this deal failed; a retryable error fails the whole flush instead. */
+  error?: Error;
+}
+
+export interface RemotePipeline {
+  id: string;
+  label: string;
+  stages: { id: string; label: string; order: number; won: boolean; lost: boolean }[];
+}
+
+export interface RemoteAccount {
+  remoteAccountId: string;
+  pipelines: RemotePipeline[];
+  owners: { id: string; email: string }[];
+}
+
+/** What the sync needs of a CRM; HubSpot and Pipedrive implement it with their official SDKs. */
+export interface CrmConnector {
+  readonly provider: Provider;
+  /** Checks the credentials and describes the account (its id, pipelines, owners). */
+  account(): Promise<RemoteAccount>;
+  /** Creates the canonical-id property / custom field when missing; returns its name or key. */
+  prepare(): Promise<string>;
+  push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]>;
+  remove(remoteId: string): Promise<void>;
+  read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]>;
+}

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubSpotConnector } from '../src/connectors/hubspot/connector.ts';
+import { pipedriveCosts, PipedriveConnector } from '../src/connectors/pipedrive/connector.ts';
+import type { CrmConnector, Pacer } from '../src/connectors/types.ts';
+import type { MappingSettings } from '../src/model/sync-fields.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
+import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
+import { specTokenCosts } from './sandbox/pipedrive-spec.ts';
+
+/** Counts what the connector asks of the pacer; the Redis pacer has its own tests. */
+class CountingPacer implements Pacer {
+  calls = 0;
+  tokens = 0;
+  async take(cost: number) {
+    this.calls++;
+    this.tokens += cost;
+  }
+}
+
+let hubspotSandbox: HubSpotSandbox;
+let pipedriveSandbox: PipedriveSandbox;
+
+beforeAll(async () => {
+  [hubspotSandbox, pipedriveSandbox] = await Promise.all([startHubSpotSandbox({ seed: 21 }), startPipedriveSandbox({ seed: 21 })]);
+});
+afterAll(() => Promise.all([hubspotSandbox.close(), pipedriveSandbox.close()]));
+
+const settingsFor = (canonicalIdField: string, pipelineId: string): MappingSettings => ({
+  canonicalIdField,
+  stages: [],
+  defaultPipelineId: pipelineId,
+  closedStages: { default: { won: 'closedwon', lost: 'closedlost' } },
+  owners: [],
+  attributes: [],
+});
+
+function contract(name: string, make: (pacer: Pacer) => CrmConnector, pipelineId: string) {
+  describe(`${name} connector`, () => {
+    it('describes the account and prepares the canonical-id field once', async () => {
+      const connector = make(new CountingPacer());
+      const account = await connector.account();
+      expect(account.remoteAccountId).toMatch(/^\d+$/);
+      expect(account.pipelines[0]!.stages.length).toBeGreaterThan(0);
+      expect(account.owners[0]!.email).toContain('@');
+      const field = await connector.prepare();
+      expect(await connector.prepare()).toBe(field);
+    });
+
+    it('creates, updates, reads and removes deals; a retried create does not duplicate', async () => {
+      const connector = make(new CountingPacer());
+      const settings = settingsFor(await connector.prepare(), pipelineId);
+      const [created] = await connector.push([{ canonicalId: `${name}-1`, remoteId: null, fields: { title: 'First', amount: '10', currency: 'EUR' } }], settings);
+      expect(created).toMatchObject({ canonicalId: `${name}-1`, remoteId: expect.any(String), problems: [] });
+      // The link was lost (a crash after the create): pushing the create again finds the deal.
+      const [again] = await connector.push([{ canonicalId: `${name}-1`, remoteId: null, fields: { title: 'First again' } }], settings);
+      expect(again!.remoteId).toBe(created!.remoteId);
+      const [read] = await connector.read([created!.remoteId!], settings);
+      expect(read).toMatchObject({ canonicalId: `${name}-1`, deleted: false, fields: { title: 'First again', amount: '10', currency: 'EUR' } });
+      expect(read!.version.getTime()).toBeGreaterThanOrEqual(created!.version!.getTime());
+      await connector.remove(created!.remoteId!);
+      expect((await connector.read([created!.remoteId!], settings))[0]!.deleted).toBe(true);
+    });
+  });
+}
+
+contract('hubspot', (pacer) => new HubSpotConnector({ baseUrl: hubspotSandbox.baseUrl, accessToken: hubspotSandbox.token, pacer }), 'default');
+contract('pipedrive', (pacer) => new PipedriveConnector({ baseUrl: pipedriveSandbox.baseUrl, apiToken: pipedriveSandbox.token, pacer }), '1');
+
+describe('batching and costs', () => {
+  it('HubSpot writes 250 deals in 3 batch calls', async () => {
+    const pacer = new CountingPacer();
+    const connector = new HubSpotConnector({ baseUrl: hubspotSandbox.baseUrl, accessToken: hubspotSandbox.token, pacer });
+    const settings = settingsFor(await connector.prepare(), 'default');
+    pacer.calls = 0;
+    const requests = Array.from({ length: 250 }, (_, i) => ({ canonicalId: `bulk-${i}`, remoteId: null, fields: { title: `bulk ${i}` } }));
+    const results = await connector.push(requests, settings);
+    expect(new Set(results.map((r) => r.remoteId)).size).toBe(250);
+    expect(pacer.calls).toBe(3);
+  });
+
+  it('Pipedrive charges the spec’s token costs', async () => {
+    const spec = await specTokenCosts();
+    const routes: Record<string, string> = {
+      listDeals: 'GET /api/v2/deals',
+      getDeal: 'GET /api/v2/deals/:id',
+      addDeal: 'POST /api/v2/deals',
+      updateDeal: 'PATCH /api/v2/deals/:id',
+      deleteDeal: 'DELETE /api/v2/deals/:id',
+      searchDeals: 'GET /api/v2/deals/search',
+      listDealFields: 'GET /api/v2/dealFields',
+      addDealField: 'POST /api/v2/dealFields',
+      listStages: 'GET /api/v2/stages',
+      listPipelines: 'GET /api/v2/pipelines',
+    };
+    for (const [call, route] of Object.entries(routes)) expect(pipedriveCosts[call as keyof typeof pipedriveCosts], call).toBe(spec[route]);
+  });
+});
