@@ -1,0 +1,103 @@
+import type { Redis } from 'ioredis';
+import { CrmError } from '../connectors/errors.ts';
+import type { Pacer } from '../connectors/types.ts';
+import type { Provider } from '../model/schema.ts';
+
+/**
+ * One rate budget per connection in Redis, shared by every worker process. A rolling window
+ * (HubSpot: 10 s; Pipedrive: 2 s) admits requests up to a share of the CRM's limit so 429s stay
+ * rare; a daily counter charges each request's cost (HubSpot: 1; Pipedrive: its token cost); a
+ * cooldown set after a 429 holds back only this connection. Redis's clock decides, not the workers'.
+ */
+const TAKE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local windowMs, limit, cost, dailyLimit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local cooldown = redis.call('PTTL', KEYS[3])
+if cooldown > 0 then return {1, cooldown} end
+local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
+if spent + cost > dailyLimit then return {2, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {1, tonumber(oldest[2]) + windowMs - now + 1}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], windowMs)
+redis.call('INCRBY', KEYS[2], cost)
+redis.call('EXPIRE', KEYS[2], 172800)
+return {0, spent + cost}
+`;
+
+export interface RateLimits {
+  windowMs: number;
+  /** Requests per window the CRM allows; the pacer admits `headroom` of them. */
+  perWindow: number;
+  /** Per UTC day: requests (HubSpot) or tokens (Pipedrive). */
+  daily: number;
+  /** HubSpot's search endpoints: their own per-second limit. */
+  searchPerSecond?: number;
+}
+
+/** Defaults that match each CRM's lowest tier; the connection's settings can raise them. */
+export const defaultRateLimits: Record<Provider, RateLimits> = {
+  hubspot: { windowMs: 10_000, perWindow: 100, daily: 250_000, searchPerSecond: 5 },
+  pipedrive: { windowMs: 2_000, perWindow: 20, daily: 30_000 },
+};
+
+const HEADROOM = 0.9;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class RedisPacer implements Pacer {
+  private readonly redis: Redis;
+  private readonly key: string;
+  private readonly limits: RateLimits;
+  private readonly provider: Provider;
+
+  constructor(redis: Redis, options: { prefix: string; connectionId: string; provider: Provider; limits: RateLimits }) {
+    this.redis = redis;
+    this.key = `${options.prefix}:pace:${options.connectionId}`;
+    this.limits = options.limits;
+    this.provider = options.provider;
+  }
+
+  async take(cost: number, kind?: 'search'): Promise<void> {
+    const search = kind === 'search' && this.limits.searchPerSecond;
+    const windowMs = search ? 1000 : this.limits.windowMs;
+    const limit = Math.max(1, Math.floor((search ? this.limits.searchPerSecond! : this.limits.perWindow) * HEADROOM));
+    for (;;) {
+      const [status, value] = (await this.redis.eval(
+        TAKE,
+        3,
+        `${this.key}:${search ? 'search' : 'window'}`,
+        `${this.key}:day:${new Date().toISOString().slice(0, 10)}`,
+        `${this.key}:cooldown`,
+        windowMs,
+        limit,
+        cost,
+        this.limits.daily,
+        `${Date.now()}:${Math.random()}`,
+      )) as [number, number];
+      if (status === 0) return;
+      if (status === 2) throw this.dailyBudgetSpent();
+      await sleep(value);
+    }
+  }
+
+  /** After a 429: every worker holds back this connection's requests for `ms`. */
+  async coolDown(ms: number): Promise<void> {
+    await this.redis.set(`${this.key}:cooldown`, '1', 'PX', Math.max(1, Math.ceil(ms)));
+  }
+
+  async spentToday(): Promise<number> {
+    return Number((await this.redis.get(`${this.key}:day:${new Date().toISOString().slice(0, 10)}`)) ?? 0);
+  }
+
+  private dailyBudgetSpent() {
+    const now = new Date();
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    return new CrmError(this.provider, 'rate_limited', `the daily ${this.provider} budget of this connection is spent`, {
+      retryAfterMs: midnight - now.getTime(),
+    });
+  }
+}
