@@ -2,7 +2,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { buildServer } from './api/server.ts';
-import { config, ConfigError } from './config.ts';
+import { Redis } from 'ioredis';
+import { config, ConfigError, keyring, publicUrl } from './config.ts';
+import { createQueues } from './jobs/queues.ts';
+import { startWorkers } from './jobs/worker.ts';
 import { createLogger } from './log.ts';
 import { createAccount, createApiKey, revokeApiKey } from './model/accounts.ts';
 import { connectDatabase } from './model/db.ts';
@@ -17,7 +20,8 @@ const usage = `Usage: crm-sync <command>
 Commands:
   migrate                          create the database if missing and apply migrations
   serve [--no-migrate]             start the HTTP API (migrates first unless --no-migrate)
-  start [--no-migrate]             everything in one process (today: the HTTP API)
+  work [--no-migrate]              the sync workers (run as many as you like)
+  start [--no-migrate]             the HTTP API and the workers in one process
   sandbox [--hubspot-port N] [--pipedrive-port N] [--seed N]
                                    local HubSpot and Pipedrive API sandboxes; one JSON line each
   accounts create --name NAME [--currency EUR]
@@ -51,22 +55,49 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
   }
 }
 
-async function serve(args: string[]) {
+/** Queue keys in Redis start with this; several installs can share one Redis with different prefixes. */
+const QUEUE_PREFIX = 'crm-sync';
+
+function services() {
+  const cfg = config();
+  const handle = connectDatabase(cfg.DATABASE_URL);
+  const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
+  const deps = {
+    db: handle.db,
+    redis,
+    prefix: QUEUE_PREFIX,
+    keyring: cfg.ENCRYPTION_KEY ? keyring(cfg) : undefined,
+    publicUrl: publicUrl(cfg),
+    hubspotClientSecret: cfg.HUBSPOT_CLIENT_SECRET,
+  };
+  return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
+}
+
+/** serve, work, or both (start): migrate unless --no-migrate, run until SIGTERM, then drain and exit 0. */
+async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   const { values } = parse(args, { 'no-migrate': { type: 'boolean' } });
-  const { DATABASE_URL, HOST, PORT, LOG_LEVEL } = config();
-  if (!values['no-migrate']) await migrateDatabase(DATABASE_URL);
-  const logger = createLogger(LOG_LEVEL);
-  const handle = connectDatabase(DATABASE_URL);
-  const app = await buildServer({ db: handle.db, logger });
+  const { cfg, deps, close } = services();
+  if (!values['no-migrate']) await migrateDatabase(cfg.DATABASE_URL);
+  const logger = createLogger(cfg.LOG_LEVEL);
+  if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
+  const queues = createQueues(deps.redis, deps.prefix);
+  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound } }) : undefined;
+  const workers = roles.workers ? await startWorkers(deps) : undefined;
   const stop = async () => {
-    await app.close();
-    await handle.close();
+    // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
+    await app?.close();
+    await workers?.close();
+    await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+    await close();
     process.exit(0);
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  await app.listen({ host: HOST, port: PORT });
-  logger.info(`API docs at http://${HOST}:${PORT}/docs`);
+  if (app) {
+    await app.listen({ host: cfg.HOST, port: cfg.PORT });
+    logger.info(`API docs at http://${cfg.HOST}:${cfg.PORT}/docs`);
+  }
+  if (workers) logger.info('workers started');
 }
 
 async function accounts(args: string[]) {
@@ -129,8 +160,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     await migrateDatabase(config().DATABASE_URL);
     console.log('migrations applied');
   },
-  serve,
-  start: serve,
+  serve: (args) => run(args, { api: true, workers: false }),
+  work: (args) => run(args, { api: false, workers: true }),
+  start: (args) => run(args, { api: true, workers: true }),
   sandbox,
   accounts,
   keys,

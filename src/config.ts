@@ -42,6 +42,12 @@ const envSchema = z.object({
     .optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(logLevels).default('info'),
+  // Where the CRMs reach this service's webhook receivers; defaults to this process's own address.
+  PUBLIC_URL: urlWithProtocol(['http:', 'https:']).optional(),
+  // A public HubSpot app (OAuth connections and webhook signatures). Private-app connections bring their own secret.
+  HUBSPOT_APP_ID: z.coerce.number().int().positive().optional(),
+  HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
+  HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -70,4 +76,8 @@ export function keyring(cfg: Config): { current: Buffer; retired: Buffer[] } {
   if (!cfg.ENCRYPTION_KEY) throw new ConfigError('invalid environment: ENCRYPTION_KEY is required to store CRM credentials');
   const retired = (cfg.ENCRYPTION_KEYS_RETIRED ?? '').split(',').filter((k) => k.trim() !== '');
   return { current: decodeKey(cfg.ENCRYPTION_KEY)!, retired: retired.map((k) => decodeKey(k.trim())!) };
+}
+
+export function publicUrl(cfg: Config): string {
+  return (cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`).replace(/\/+$/, '');
 }

@@ -52,7 +52,7 @@ function contract(name: string, make: (pacer: Pacer) => CrmConnector, pipelineId
       const [created] = await connector.push([{ canonicalId: `${name}-1`, remoteId: null, fields: { title: 'First', amount: '10', currency: 'EUR' } }], settings);
       expect(created).toMatchObject({ canonicalId: `${name}-1`, remoteId: expect.any(String), problems: [] });
       // The link was lost (a crash after the create): pushing the create again finds the deal.
-      const [again] = await connector.push([{ canonicalId: `${name}-1`, remoteId: null, fields: { title: 'First again' } }], settings);
+      const [again] = await connector.push([{ canonicalId: `${name}-1`, remoteId: null, fields: { title: 'First again' }, mayExist: true }], settings);
       expect(again!.remoteId).toBe(created!.remoteId);
       const [read] = await connector.read([created!.remoteId!], settings);
       expect(read).toMatchObject({ canonicalId: `${name}-1`, deleted: false, fields: { title: 'First again', amount: '10', currency: 'EUR' } });

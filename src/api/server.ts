@@ -2,7 +2,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Queue } from 'bullmq';
+import type { SetupDeps } from '../jobs/connection-setup.ts';
+import { notifyAccount } from '../jobs/notify.ts';
 import type { Database } from '../model/db.ts';
+import { connectionRoutes } from './routes/connections.ts';
 import { requireApiKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
 import { registerProblemHandlers } from './problem.ts';
@@ -15,13 +19,17 @@ import { userRoutes } from './routes/users.ts';
 export interface ServerOptions {
   db: Database;
   logger: FastifyBaseLogger | false;
+  /** With it, /v1/connections is served and every canonical change asks for an outbound flush. */
+  sync?: { setup: SetupDeps; outbound: Queue };
 }
 
 const BODY_LIMIT = 1024 * 1024;
 // External references are up to 255 characters, each up to 12 once percent-encoded (a 4-byte UTF-8 character).
 const routerOptions = { maxParamLength: 255 * 12 };
 
-export async function buildServer({ db, logger }: ServerOptions): Promise<FastifyInstance> {
+const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export async function buildServer({ db, logger, sync }: ServerOptions): Promise<FastifyInstance> {
   const app = logger
     ? Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT, routerOptions })
     : Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions });
@@ -45,6 +53,14 @@ export async function buildServer({ db, logger }: ServerOptions): Promise<Fastif
     async (v1) => {
       requireApiKey(v1, db);
       for (const routes of [opportunityRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
+      if (sync) {
+        connectionRoutes(v1, sync.setup);
+        // After the response, so the change has committed; a failure here is caught up by the sweeper.
+        v1.addHook('onResponse', async (request, reply) => {
+          if (!mutating.has(request.method) || reply.statusCode >= 400 || !request.accountId) return;
+          await notifyAccount(db, sync.outbound, request.accountId).catch((error: unknown) => request.log.warn({ err: error }, 'outbound notify failed'));
+        });
+      }
     },
     { prefix: '/v1' },
   );

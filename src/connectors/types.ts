@@ -25,6 +25,8 @@ export interface PushRequest {
   canonicalId: string;
   remoteId: string | null;
   fields: Partial<SyncFields>;
+  /** A create that was attempted before (a crashed or failed flush): the deal may already exist. */
+  mayExist?: boolean;
 }
 
 export interface PushResult {
@@ -58,4 +60,6 @@ export interface CrmConnector {
   push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]>;
   remove(remoteId: string): Promise<void>;
   read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]>;
+  /** Registers our webhook receiver where the CRM's API allows it (Pipedrive); returns its id. */
+  registerWebhook?(url: string, auth: { user: string; password: string }): Promise<string>;
 }

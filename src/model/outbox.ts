@@ -17,3 +17,63 @@ export async function markDirty(db: Executor, accountId: string, opportunityIds:
     ON CONFLICT (connection_id, opportunity_id)
     DO UPDATE SET generation = outbox.generation + 1`);
 }
+
+/** A new connection starts with every live opportunity of its account to push. */
+export async function markAllDirty(db: Executor, accountId: string, connectionId: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT ${connectionId}, id FROM opportunities WHERE account_id = ${accountId} AND deleted_at IS NULL
+    ON CONFLICT DO NOTHING`);
+}
+
+export interface Claim {
+  id: number;
+  opportunityId: string;
+  generation: number;
+  /** Claims of this row so far, this one included: above 1, an earlier push may have got through. */
+  attempts: number;
+}
+
+/**
+ * Leases up to `limit` dirty rows of a connection, oldest first. Rows leased by another flush are
+ * skipped, not waited for; a lease that expired (its worker died) is taken over.
+ */
+export async function claimDirty(db: Executor, connectionId: string, limit: number, leaseMs: number): Promise<Claim[]> {
+  const rows = await db.execute<{ id: number; opportunity_id: string; generation: number; attempts: number }>(sql`
+    UPDATE outbox SET claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
+     WHERE id IN (
+       SELECT id FROM outbox
+        WHERE connection_id = ${connectionId} AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY dirty_since, id LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, opportunity_id, generation, attempts`);
+  return [...rows].map((r) => ({ id: Number(r.id), opportunityId: r.opportunity_id, generation: r.generation, attempts: r.attempts }));
+}
+
+/** Done rows go; a row whose generation moved on (an edit during the push) stays dirty and is released. */
+export async function completeClaims(db: Executor, claims: Claim[]): Promise<void> {
+  for (const claim of claims) {
+    await db.execute(sql`DELETE FROM outbox WHERE id = ${claim.id} AND generation = ${claim.generation}`);
+  }
+  await releaseClaims(db, claims);
+}
+
+export async function releaseClaims(db: Executor, claims: Claim[]): Promise<void> {
+  if (claims.length === 0) return;
+  const ids = sql.join(claims.map((c) => sql`${c.id}`), sql`, `);
+  await db.execute(sql`UPDATE outbox SET claimed_until = NULL WHERE id IN (${ids})`);
+}
+
+export async function hasClaimableWork(db: Executor, connectionId: string): Promise<boolean> {
+  const [row] = await db.execute<{ found: boolean }>(sql`
+    SELECT EXISTS (SELECT 1 FROM outbox WHERE connection_id = ${connectionId}
+                    AND (claimed_until IS NULL OR claimed_until < now())) AS found`);
+  return Boolean(row?.found);
+}
+
+/** For the sweeper: connections with dirty rows nobody is working on. */
+export async function connectionsWithWork(db: Executor): Promise<string[]> {
+  const rows = await db.execute<{ connection_id: string }>(sql`
+    SELECT DISTINCT connection_id FROM outbox WHERE claimed_until IS NULL OR claimed_until < now()`);
+  return [...rows].map((r) => r.connection_id);
+}

@@ -236,7 +236,8 @@ export const connections = pgTable(
   },
   (t) => [
     index('connections_account_idx').on(t.accountId),
-    index('connections_provider_remote_idx').on(t.provider, t.remoteAccountId),
+    // Webhooks are routed by the CRM account id (HubSpot portalId), so one CRM account has one connection.
+    uniqueIndex('connections_provider_remote_uq').on(t.provider, t.remoteAccountId),
     check('connections_provider_valid', sql`${t.provider} IN ('hubspot', 'pipedrive')`),
     check('connections_status_valid', sql`${t.status} IN ('active', 'paused', 'error')`),
   ],

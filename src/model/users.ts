@@ -33,3 +33,8 @@ export async function listUsers(db: Executor, accountId: string, page: Page) {
   const { rows: kept, nextCursor } = toPage(rows, page.limit);
   return { data: kept.map(toUserView), nextCursor };
 }
+
+/** Every user of the account with their email: owners in the CRMs are matched by it. */
+export async function accountUsers(db: Executor, accountId: string) {
+  return db.select({ id: users.id, email: users.email }).from(users).where(eq(users.accountId, accountId));
+}

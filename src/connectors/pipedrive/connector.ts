@@ -34,6 +34,7 @@ export class PipedriveConnector implements CrmConnector {
   private readonly stages: v2.StagesApi;
   private readonly pipelines: v2.PipelinesApi;
   private readonly users: v1.UsersApi;
+  private readonly webhooks: v1.WebhooksApi;
   private readonly pacer: Pacer;
 
   constructor(auth: PipedriveAuth & { pacer: Pacer }) {
@@ -43,6 +44,7 @@ export class PipedriveConnector implements CrmConnector {
     this.stages = new v2.StagesApi(configs.v2);
     this.pipelines = new v2.PipelinesApi(configs.v2);
     this.users = new v1.UsersApi(configs.v1);
+    this.webhooks = new v1.WebhooksApi(configs.v1);
     this.pacer = auth.pacer;
   }
 
@@ -99,7 +101,8 @@ export class PipedriveConnector implements CrmConnector {
     const results: PushResult[] = [];
     for (const request of requests) {
       const { input, problems } = toPipedrive(request.canonicalId, request.fields, settings);
-      const remoteId = request.remoteId ? Number(request.remoteId) : await this.findByCanonicalId(request.canonicalId);
+      // Searching costs 20 tokens, so only a create that may have happened before searches first.
+      const remoteId = request.remoteId ? Number(request.remoteId) : request.mayExist ? await this.findByCanonicalId(request.canonicalId) : undefined;
       const written = remoteId
         ? await this.call(pipedriveCosts.updateDeal, () => this.deals.updateDeal({ id: remoteId, UpdateDealRequest: input as never }))
         : await this.call(pipedriveCosts.addDeal, () => this.deals.addDeal({ AddDealRequest: { title: '', ...input } as never }));
@@ -111,6 +114,16 @@ export class PipedriveConnector implements CrmConnector {
       });
     }
     return results;
+  }
+
+  /** Webhooks v2 for every deal event, with HTTP basic auth that only this connection knows. */
+  async registerWebhook(url: string, auth: { user: string; password: string }): Promise<string> {
+    const created = await this.call(pipedriveCosts.v1, () =>
+      this.webhooks.addWebhook({
+        AddWebhookRequest: { name: 'crm-sync', subscription_url: url, event_action: '*' as never, event_object: 'deal' as never, http_auth_user: auth.user, http_auth_password: auth.password, version: '2.0' as never },
+      }),
+    );
+    return String(created.data!.id);
   }
 
   async remove(remoteId: string): Promise<void> {

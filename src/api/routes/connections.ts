@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { connectionCreateSchema, createConnection, type SetupDeps } from '../../jobs/connection-setup.ts';
+import { pacerFor } from '../../jobs/connectors.ts';
+import { connectionSettingsSchema } from '../../model/connection-settings.ts';
+import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections.ts';
+import { idParams, problemSchema } from '../http.ts';
+
+const tags = ['connections'];
+const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema };
+const detailed = connectionView.extend({ budgetUsedToday: z.number().describe('Requests (HubSpot) or tokens (Pipedrive) spent today') });
+const created = connectionView.extend({ webhook: z.record(z.string(), z.unknown()) });
+
+export function connectionRoutes(app: FastifyInstance, deps: SetupDeps) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const withBudget = async (view: ConnectionView) => {
+    const settings = connectionSettingsSchema.parse(view.settings);
+    return { ...view, budgetUsedToday: await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday() };
+  };
+
+  r.post('/connections', { schema: { tags, body: connectionCreateSchema, response: { 201: created, ...errors } } }, async (request, reply) =>
+    reply.code(201).send(await createConnection(deps, request.accountId, request.body)),
+  );
+  r.get('/connections', { schema: { tags, response: { 200: z.object({ data: z.array(detailed) }) } } }, async (request) => ({
+    data: await Promise.all((await listConnections(deps.db, request.accountId)).map(withBudget)),
+  }));
+  r.get('/connections/:id', { schema: { tags, params: idParams, response: { 200: detailed, ...errors } } }, async (request) =>
+    withBudget(await getConnection(deps.db, request.accountId, request.params.id)),
+  );
+  r.patch('/connections/:id', {
+    schema: { tags, params: idParams, body: z.record(z.string(), z.unknown()).describe('Any subset of the settings'), response: { 200: connectionView, ...errors } },
+  }, (request) => updateSettings(deps.db, request.accountId, request.params.id, request.body));
+  r.post('/connections/:id/pause', { schema: { tags, params: idParams, response: { 200: connectionView, ...errors } } }, (request) =>
+    setStatus(deps.db, request.accountId, request.params.id, 'paused'),
+  );
+  r.post('/connections/:id/resume', { schema: { tags, params: idParams, response: { 200: connectionView, ...errors } } }, (request) =>
+    setStatus(deps.db, request.accountId, request.params.id, 'active'),
+  );
+  r.delete('/connections/:id', { schema: { tags, params: idParams, response: { 204: z.null(), ...errors } } }, async (request, reply) => {
+    await deleteConnection(deps.db, request.accountId, request.params.id);
+    return reply.code(204).send(null);
+  });
+}

@@ -1,0 +1,29 @@
+import type { Redis } from 'ioredis';
+import { HubSpotConnector } from '../connectors/hubspot/connector.ts';
+import { PipedriveConnector } from '../connectors/pipedrive/connector.ts';
+import type { CrmConnector } from '../connectors/types.ts';
+import type { ConnectionSettings } from '../model/connection-settings.ts';
+import type { Provider } from '../model/schema.ts';
+import { defaultRateLimits, RedisPacer } from './pacer.ts';
+
+/** Decrypted credentials, as stored (sealed) in connections.credentials. */
+export type Credentials = { accessToken: string; clientSecret?: string } | { apiToken: string };
+
+export const realApi: Record<Provider, string> = { hubspot: 'https://api.hubapi.com', pipedrive: 'https://api.pipedrive.com' };
+
+export function pacerFor(redis: Redis, prefix: string, connectionId: string, provider: Provider, settings: Pick<ConnectionSettings, 'limits'>) {
+  const limits = { ...defaultRateLimits[provider], ...settings.limits };
+  return new RedisPacer(redis, { prefix, connectionId, provider, limits: { ...limits, perWindow: limits.perWindow } });
+}
+
+/** One provider, one connector: an exhaustive switch on the provider. */
+export function connectorFor(provider: Provider, credentials: Credentials, baseUrl: string | undefined, pacer: RedisPacer): CrmConnector {
+  switch (provider) {
+    case 'hubspot':
+      if (!('accessToken' in credentials)) throw new Error('a HubSpot connection needs an access token');
+      return new HubSpotConnector({ baseUrl: baseUrl ?? realApi.hubspot, accessToken: credentials.accessToken, pacer });
+    case 'pipedrive':
+      if (!('apiToken' in credentials)) throw new Error('a Pipedrive connection needs an API token');
+      return new PipedriveConnector({ baseUrl: baseUrl ?? realApi.pipedrive, apiToken: credentials.apiToken, pacer });
+  }
+}

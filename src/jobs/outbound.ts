@@ -1,0 +1,164 @@
+import type { Redis } from 'ioredis';
+import { CrmError } from '../connectors/errors.ts';
+import type { CrmConnector, PushRequest, PushResult } from '../connectors/types.ts';
+import { connectionSettingsSchema, type ConnectionSettings } from '../model/connection-settings.ts';
+import { connectionForWorker, recordConnectionOutcome } from '../model/connections.ts';
+import type { Database } from '../model/db.ts';
+import { DomainError } from '../model/errors.ts';
+import { loadForPush, recordLinkError, recordSyncEvents, savePushedLink, syncFieldsOf, type LinkRow, type OpportunityRow, type SyncEvent } from '../model/links.ts';
+import { claimDirty, completeClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
+import { open, type Keyring } from '../model/secrets.ts';
+import type { SyncFields } from '../model/sync-fields.ts';
+import { baseAfterPush, changedSince, outboundFields } from '../sync/diff.ts';
+import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
+
+/** Rows per flush: one HubSpot batch call. */
+export const FLUSH_BATCH = 100;
+/** A crashed flush's rows become claimable again after this long. */
+export const CLAIM_LEASE_MS = 60_000;
+
+export interface SyncDeps {
+  db: Database;
+  redis: Redis;
+  prefix: string;
+  /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
+  keyring: Keyring | undefined;
+}
+
+export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {
+  if (!deps.keyring) throw new DomainError(503, 'Service Unavailable', 'ENCRYPTION_KEY is not set: crm-sync cannot store or use CRM credentials');
+  return deps.keyring;
+}
+
+interface Work {
+  claim: Claim;
+  row: OpportunityRow;
+  link: LinkRow | undefined;
+}
+
+type Plan =
+  | { kind: 'push'; work: Work; request: PushRequest }
+  | { kind: 'remove'; work: Work }
+  | { kind: 'nothing'; work: Work };
+
+/** What a dirty row needs: a create, the changed fields, a delete per the policy, or nothing at all. */
+function plan(work: Work, settings: ConnectionSettings): Plan {
+  const { row, link } = work;
+  if (row.deletedAt) {
+    return link && !link.remoteDeletedAt && settings.deletePolicy === 'propagate' ? { kind: 'remove', work } : { kind: 'nothing', work };
+  }
+  const current = outboundFields(syncFieldsOf(row), settings.directions);
+  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields>;
+  const fields = changedSince(link ? base : {}, current);
+  if (link && Object.keys(fields).length === 0) return { kind: 'nothing', work };
+  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1 } };
+}
+
+export interface FlushOutcome {
+  pushed: number;
+  removed: number;
+  more: boolean;
+}
+
+/**
+ * One round of outbound sync for a connection: lease dirty rows, push what changed since each
+ * link's base, save links and bases, finish the rows no new edit touched meanwhile.
+ */
+export async function flushConnection(deps: SyncDeps, connectionId: string): Promise<FlushOutcome> {
+  const connection = await connectionForWorker(deps.db, connectionId);
+  if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
+  const settings = connectionSettingsSchema.parse(connection.settings);
+  const credentials = JSON.parse(open(connection.credentials, requireKeyring(deps))) as Credentials;
+  const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
+  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
+
+  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, CLAIM_LEASE_MS);
+  if (claims.length === 0) return { pushed: 0, removed: 0, more: false };
+  const loaded = new Map((await loadForPush(deps.db, connectionId, claims.map((c) => c.opportunityId))).map((l) => [l.row.id, l]));
+  const plans = claims.flatMap((claim) => {
+    const found = loaded.get(claim.opportunityId);
+    return found ? [plan({ claim, ...found }, settings)] : [];
+  });
+  try {
+    const results = await send(connector, plans, settings);
+    await save(deps, connection.accountId, connectionId, plans, results, claims);
+  } catch (error) {
+    await releaseClaims(deps.db, claims);
+    await onFailure(deps, connectionId, pacer, error);
+    throw error;
+  }
+  return {
+    pushed: plans.filter((p) => p.kind === 'push').length,
+    removed: plans.filter((p) => p.kind === 'remove').length,
+    more: await hasClaimableWork(deps.db, connectionId),
+  };
+}
+
+async function send(connector: CrmConnector, plans: Plan[], settings: ConnectionSettings): Promise<Map<string, PushResult>> {
+  const pushes = plans.flatMap((p) => (p.kind === 'push' ? [p.request] : []));
+  const results = new Map<string, PushResult>();
+  for (const result of await pushIsolatingRecords(connector, pushes, settings)) results.set(result.canonicalId, result);
+  for (const p of plans) {
+    if (p.kind !== 'remove') continue;
+    await connector.remove(p.work.link!.remoteId).catch((error: unknown) => {
+      if (!(error instanceof CrmError && error.code === 'not_found')) throw error; // already gone is done
+    });
+  }
+  return results;
+}
+
+/**
+ * A record-level refusal (one invalid deal) fails a whole batch call; the batch is then retried
+ * deal by deal so that only the bad deal is set aside, with its error, and the rest go through.
+ */
+async function pushIsolatingRecords(connector: CrmConnector, pushes: PushRequest[], settings: ConnectionSettings): Promise<PushResult[]> {
+  if (pushes.length === 0) return [];
+  try {
+    return await connector.push(pushes, settings);
+  } catch (error) {
+    if (!(error instanceof CrmError) || error.scope !== 'record') throw error;
+    if (pushes.length === 1) return [{ canonicalId: pushes[0]!.canonicalId, problems: [], error }];
+    const results: PushResult[] = [];
+    for (const push of pushes) results.push(...(await pushIsolatingRecords(connector, [push], settings)));
+    return results;
+  }
+}
+
+async function save(deps: SyncDeps, accountId: string, connectionId: string, plans: Plan[], results: Map<string, PushResult>, claims: Claim[]) {
+  await deps.db.transaction(async (tx) => {
+    const events: SyncEvent[] = [];
+    for (const p of plans) {
+      const opportunityId = p.work.row.id;
+      if (p.kind === 'remove') {
+        await savePushedLink(tx, { connectionId, opportunityId, remoteId: p.work.link!.remoteId, remoteVersion: null, baseSnapshot: p.work.link!.baseSnapshot, lastError: null, remoteDeletedAt: new Date() });
+        events.push({ accountId, opportunityId, connectionId, kind: 'push_delete', detail: { remoteId: p.work.link!.remoteId } });
+      }
+      if (p.kind !== 'push') continue;
+      const result = results.get(opportunityId);
+      if (result?.error) {
+        events.push({ accountId, opportunityId, connectionId, kind: 'push_failed', after: p.request.fields, detail: { error: result.error.message } });
+        if (p.work.link) await recordLinkError(tx, connectionId, opportunityId, { message: result.error.message });
+        continue;
+      }
+      if (!result?.remoteId) continue;
+      const base = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields>;
+      const problems = result.problems.length ? { mapping: result.problems } : null;
+      await savePushedLink(tx, { connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot: baseAfterPush(base, p.request.fields), lastError: problems });
+      events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
+    }
+    await recordSyncEvents(tx, events);
+    await completeClaims(tx, claims);
+  });
+  await recordConnectionOutcome(deps.db, connectionId, {});
+}
+
+/** A 429 holds back this connection; revoked credentials stop it; the rest is for BullMQ's backoff. */
+async function onFailure(deps: SyncDeps, connectionId: string, pacer: { coolDown(ms: number): Promise<void> }, error: unknown) {
+  if (!(error instanceof CrmError)) return;
+  if (error.code === 'rate_limited' && error.retryAfterMs) await pacer.coolDown(error.retryAfterMs);
+  if (error.scope === 'connection') {
+    await recordConnectionOutcome(deps.db, connectionId, { error: { code: error.code, message: error.message }, fatal: true });
+  } else if (!error.retryable || error.code !== 'rate_limited') {
+    await recordConnectionOutcome(deps.db, connectionId, { error: { code: error.code, message: error.message } });
+  }
+}

@@ -1,0 +1,39 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+export const OUTBOUND_QUEUE = 'outbound';
+export const MAINTENANCE_QUEUE = 'maintenance';
+
+export const flushJob = z.object({ connectionId: z.uuid() });
+
+/**
+ * Flush retries: exponential from 1 s, 15 attempts, about 9 hours in all. A 429 does not use an
+ * attempt (the job is delayed instead), and rows of a job that finally fails stay in the outbox,
+ * where the sweeper finds them again: retries can run out, work cannot be lost.
+ */
+export const flushJobOptions: JobsOptions = {
+  attempts: 15,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** How often the sweeper looks for dirty rows with no flush on its way (lost Redis, crashed worker). */
+export const SWEEP_EVERY_MS = 15_000;
+
+export function createQueues(connection: Redis, prefix: string) {
+  return {
+    outbound: new Queue(OUTBOUND_QUEUE, { connection, prefix }),
+    maintenance: new Queue(MAINTENANCE_QUEUE, { connection, prefix }),
+  };
+}
+export type Queues = ReturnType<typeof createQueues>;
+
+/**
+ * One waiting flush per connection: BullMQ deduplicates by id, and the running flush releases the
+ * id as it starts, so a change made during a flush gets a flush of its own after it.
+ */
+export async function enqueueFlush(queue: Queue, connectionId: string): Promise<void> {
+  await queue.add('flush', { connectionId }, { ...flushJobOptions, deduplication: { id: `flush:${connectionId}` } });
+}

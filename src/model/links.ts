@@ -1,0 +1,91 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Executor } from './db.ts';
+import { opportunities, remoteLinks, syncEvents } from './schema.ts';
+import type { SyncFields } from './sync-fields.ts';
+
+export type OpportunityRow = typeof opportunities.$inferSelect;
+export type LinkRow = typeof remoteLinks.$inferSelect;
+
+/** The canonical fields that sync, read from an opportunity row. */
+export function syncFieldsOf(row: OpportunityRow): SyncFields {
+  return {
+    title: row.title,
+    description: row.description,
+    amount: row.amount,
+    currency: row.currency,
+    closeDate: row.closeDate,
+    state: row.state,
+    stage: row.stage,
+    probability: row.probability,
+    lostReason: row.lostReason,
+    assigneeId: row.assigneeId,
+    attributes: row.attributes,
+  };
+}
+
+/** The opportunities (deleted ones too) and this connection's links to them. */
+export async function loadForPush(db: Executor, connectionId: string, opportunityIds: string[]) {
+  if (opportunityIds.length === 0) return [];
+  const rows = await db.select().from(opportunities).where(inArray(opportunities.id, opportunityIds));
+  const links = await db
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.opportunityId, opportunityIds)));
+  const linkOf = new Map(links.map((l) => [l.opportunityId, l]));
+  return rows.map((row) => ({ row, link: linkOf.get(row.id) }));
+}
+
+export interface LinkUpdate {
+  connectionId: string;
+  opportunityId: string;
+  remoteId: string;
+  remoteVersion: Date | null;
+  baseSnapshot: Record<string, unknown>;
+  lastError: unknown;
+  remoteDeletedAt?: Date | null;
+}
+
+/** After a push: the remote id, its version and the new agreed base, in the caller's transaction. */
+export async function savePushedLink(db: Executor, update: LinkUpdate): Promise<void> {
+  const now = new Date();
+  const values = { ...update, lastPushedAt: now, updatedAt: now };
+  await db
+    .insert(remoteLinks)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [remoteLinks.connectionId, remoteLinks.opportunityId],
+      set: {
+        remoteId: update.remoteId,
+        // A version never goes backwards: a slow push must not hide a newer remote state.
+        remoteVersion: sql`GREATEST(${remoteLinks.remoteVersion}, excluded.remote_version)`,
+        baseSnapshot: update.baseSnapshot,
+        lastError: update.lastError,
+        lastPushedAt: now,
+        updatedAt: now,
+        ...(update.remoteDeletedAt !== undefined ? { remoteDeletedAt: update.remoteDeletedAt } : {}),
+      },
+    });
+}
+
+export async function recordLinkError(db: Executor, connectionId: string, opportunityId: string, error: unknown) {
+  await db
+    .update(remoteLinks)
+    .set({ lastError: error, updatedAt: new Date() })
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.opportunityId, opportunityId)));
+}
+
+export interface SyncEvent {
+  accountId: string;
+  opportunityId: string | null;
+  connectionId: string | null;
+  kind: string;
+  field?: string | null;
+  before?: unknown;
+  after?: unknown;
+  rule?: string | null;
+  detail?: unknown;
+}
+
+export async function recordSyncEvents(db: Executor, events: SyncEvent[]): Promise<void> {
+  if (events.length) await db.insert(syncEvents).values(events);
+}

@@ -1,0 +1,35 @@
+import type { SyncFields } from '../model/sync-fields.ts';
+
+type Direction = 'both' | 'inbound' | 'outbound';
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** The fields a connection sends out: all but those set to inbound only. */
+export function outboundFields(fields: SyncFields, directions: Partial<Record<keyof SyncFields, Direction>>): Partial<SyncFields> {
+  return Object.fromEntries(Object.entries(fields).filter(([name]) => directions[name as keyof SyncFields] !== 'inbound')) as Partial<SyncFields>;
+}
+
+/**
+ * What differs between the base (last agreed with this CRM) and the canonical state now. Custom
+ * attributes compare key by key, so one changed attribute sends one value, and a removed one null.
+ */
+export function changedSince(base: Partial<SyncFields>, current: Partial<SyncFields>): Partial<SyncFields> {
+  const changed: Partial<SyncFields> = {};
+  for (const name of Object.keys(current) as (keyof SyncFields)[]) {
+    if (name === 'attributes') {
+      const before = base.attributes ?? {};
+      const after = current.attributes ?? {};
+      const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !same(before[k], after[k]));
+      if (keys.length) changed.attributes = Object.fromEntries(keys.map((k) => [k, after[k] ?? null]));
+    } else if (!same(base[name], current[name])) {
+      (changed as Record<string, unknown>)[name] = current[name];
+    }
+  }
+  return changed;
+}
+
+/** The base after the CRM accepted `pushed`: the old base with the pushed values laid over it. */
+export function baseAfterPush(base: Partial<SyncFields>, pushed: Partial<SyncFields>): Partial<SyncFields> {
+  const attributes = { ...base.attributes, ...pushed.attributes };
+  for (const [key, value] of Object.entries(attributes)) if (value === null) delete attributes[key];
+  return { ...base, ...pushed, attributes };
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { baseAfterPush, changedSince, outboundFields } from '../src/sync/diff.ts';
+
+describe('outbound diff', () => {
+  it('finds changed fields and changed attribute keys only', () => {
+    const base = { title: 'a', amount: '1.00', attributes: { seats: 1, region: 'emea' } };
+    const now = { title: 'a', amount: '2.00', attributes: { seats: 1, tier: 'gold' } };
+    expect(changedSince(base, now)).toEqual({ amount: '2.00', attributes: { region: null, tier: 'gold' } });
+    expect(changedSince(now, now)).toEqual({});
+  });
+
+  it('sends everything against an empty base (a create)', () => {
+    expect(changedSince({}, { title: 't', description: null, attributes: {} })).toEqual({ title: 't' });
+  });
+
+  it('lays pushed values over the base, dropping removed attributes', () => {
+    expect(baseAfterPush({ title: 'a', attributes: { x: 1, y: 2 } }, { title: 'b', attributes: { y: null } })).toEqual({ title: 'b', attributes: { x: 1 } });
+  });
+
+  it('leaves inbound-only fields out', () => {
+    expect(Object.keys(outboundFields({ title: 't', description: null, amount: null, currency: 'EUR', closeDate: null, state: 'open', stage: null, probability: null, lostReason: null, assigneeId: null, attributes: {} }, { stage: 'inbound', amount: 'outbound' }))).not.toContain('stage');
+  });
+});
