@@ -8,6 +8,8 @@ const oauthError = (status: string, message: string) => new HubSpotError(400, st
 export class TokenStore {
   readonly privateAppToken: string;
   private readonly oauth: OAuthTokens;
+  /** Set by the control API: the app was uninstalled or the token rotated in HubSpot. */
+  revoked = false;
 
   constructor(random: Random, accessTokenSeconds: number) {
     this.privateAppToken = `pat-sandbox-${random.uuid()}`;
@@ -15,7 +17,7 @@ export class TokenStore {
   }
 
   valid(token: string): boolean {
-    return token === this.privateAppToken || this.oauth.validAccessToken(token);
+    return !this.revoked && (token === this.privateAppToken || this.oauth.validAccessToken(token));
   }
 
   issueCode(): string {

@@ -18,6 +18,7 @@ export interface ControlContext {
   apiFaults: ApiFaults;
   reset(): void;
   issueAuthorizationCode(): string;
+  revokeTokens(): void;
   usage(): Record<string, number>;
 }
 
@@ -39,6 +40,10 @@ export function controlRoutes(app: FastifyInstance, context: ControlContext) {
   }));
 
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
+  app.post('/_sandbox/revoke', async () => {
+    context.revokeTokens();
+    return { revoked: true };
+  });
 
   app.post('/_sandbox/ui/deals', async (request: FastifyRequest<{ Body: Properties }>, reply) =>
     reply.code(201).send(everything(portal.createDeal(request.body ?? {}, person).id)),

@@ -114,11 +114,15 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
     apiFaults,
     reset() {
       portal.reset();
+      tokens.revoked = false;
       dispatcher.reset();
       limiter.reset();
       Object.assign(apiFaults, noApiFaults());
     },
     issueAuthorizationCode: () => tokens.issueCode(),
+    revokeTokens: () => {
+      tokens.revoked = true;
+    },
     usage: () => ({ [tokens.privateAppToken.slice(0, 16)]: limiter.usedToday(tokens.privateAppToken) }),
   });
 

@@ -12,6 +12,7 @@ export interface PipedriveControlContext {
   reset(): void;
   spentToday(): number;
   issueAuthorizationCode(): string;
+  revokeTokens(): void;
 }
 
 /** The person in the UI: user 2, change source 'app'. */
@@ -26,6 +27,10 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
   app.post('/_sandbox/reset', async () => {
     context.reset();
     return { reset: true };
+  });
+  app.post('/_sandbox/revoke', async () => {
+    context.revokeTokens();
+    return { revoked: true };
   });
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.get('/_sandbox/state', async () => ({

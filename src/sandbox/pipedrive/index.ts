@@ -70,6 +70,8 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const planBudget = options.plan && { dailyTokenBudget: dailyTokenBudget(options.plan.multiplier, options.plan.seats) };
   const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...planBudget, ...options.limits });
   const apiFaults = noApiFaults();
+  // Set by the control API: the token was regenerated or the app uninstalled in Pipedrive.
+  let revoked = false;
   const dispatcher = new PipedriveWebhookDispatcher(() => company, random, options.webhookRetryDelaysMs ?? [3000, 30_000, 150_000], options.webhookTimeoutMs ?? 10_000);
   const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));
 
@@ -86,7 +88,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
       try {
         if (takeFault(apiFaults, 'fail5xx')) throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
         const given = credential(request);
-        if (given !== token && !oauth.validAccessToken(given)) throw unauthorized();
+        if (revoked || (given !== token && !oauth.validAccessToken(given))) throw unauthorized();
         if (takeFault(apiFaults, 'fail429')) throw new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
         const cost = tokenCosts[`${request.method} ${request.routeOptions.url}`] ?? 1;
         reply.headers(limiter.charge(given, cost));
@@ -109,12 +111,16 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
     apiFaults,
     reset() {
       company.reset();
+      revoked = false;
       dispatcher.reset();
       limiter.reset();
       Object.assign(apiFaults, noApiFaults());
     },
     spentToday: () => limiter.spentToday,
     issueAuthorizationCode: () => oauth.issueCode(),
+    revokeTokens: () => {
+      revoked = true;
+    },
   });
 
   const baseUrl = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/server.ts';
+import { createQueues } from '../../src/jobs/queues.ts';
+import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { startPipedriveSandbox, type PipedriveSandbox } from '../../src/sandbox/pipedrive/index.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { testRedis } from './redis.ts';
+
+/**
+ * The whole outbound path on real parts: a fresh database, Redis under a prefix of its own, the API
+ * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
+ */
+export async function startSyncStack(options: { sweepEveryMs?: number } = {}) {
+  const database: TestDatabase = await createTestDatabase();
+  const redis = testRedis();
+  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: 'http://127.0.0.1:9' };
+  const queues = createQueues(deps.redis, deps.prefix);
+  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound } });
+  const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500 });
+  return {
+    database,
+    deps,
+    app,
+    workers,
+    queues,
+    async close() {
+      await app.close();
+      await workers.close();
+      await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+      await redis.close();
+      await database.drop();
+    },
+  };
+}
+export type SyncStack = Awaited<ReturnType<typeof startSyncStack>>;
+
+/** Sandboxes generous enough that a test is never waiting on their limits unless it means to. */
+export async function startSandboxes(seed: number) {
+  const [hubspot, pipedrive]: [HubSpotSandbox, PipedriveSandbox] = await Promise.all([
+    startHubSpotSandbox({ seed, limits: { tenSecondLimit: 250 } }),
+    startPipedriveSandbox({ seed, limits: { burstLimit: 480 } }),
+  ]);
+  return { hubspot, pipedrive, close: () => Promise.all([hubspot.close(), pipedrive.close()]) };
+}
+
+/** Polls until `check` holds; the deadline only bounds a failing test, it asserts no speed. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, deadlineMs = 60_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
