@@ -52,8 +52,8 @@ describe('connections', () => {
     expect(row!.credentials).not.toContain(sandboxes.hubspot.token);
     expect(JSON.parse(open(row!.credentials, stack.deps.keyring))).toEqual({ accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret });
     const property = await fetch(`${sandboxes.hubspot.baseUrl}/crm/v3/properties/deals/crm_sync_id`, { headers: { authorization: `Bearer ${sandboxes.hubspot.token}` } });
-    expect((await property.json()).hasUniqueValue).toBe(true);
-    const hooks = await (await fetch(`${sandboxes.pipedrive.baseUrl}/v1/webhooks`, { headers: { 'x-api-token': sandboxes.pipedrive.token } })).json();
+    expect(((await property.json()) as Json).hasUniqueValue).toBe(true);
+    const hooks: Json = await (await fetch(`${sandboxes.pipedrive.baseUrl}/v1/webhooks`, { headers: { 'x-api-token': sandboxes.pipedrive.token } })).json();
     expect(hooks.data[0]).toMatchObject({ subscription_url: connections.pipedrive.webhook.url, http_auth_user: expect.stringMatching(/^crm-sync-/) });
     const listed = (await client.request('GET', '/v1/connections')).json();
     expect(listed.data.map((c: Json) => c.provider).sort()).toEqual(['hubspot', 'pipedrive']);
