@@ -69,6 +69,7 @@ function services() {
     keyring: cfg.ENCRYPTION_KEY ? keyring(cfg) : undefined,
     publicUrl: publicUrl(cfg),
     hubspotClientSecret: cfg.HUBSPOT_CLIENT_SECRET,
+    leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }
@@ -82,7 +83,7 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
   const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound } }) : undefined;
-  const workers = roles.workers ? await startWorkers(deps) : undefined;
+  const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
     await app?.close();

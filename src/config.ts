@@ -42,6 +42,10 @@ const envSchema = z.object({
     .optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(logLevels).default('info'),
+  // How long a flush's claim on dirty rows lasts: a crashed worker's rows wait this long. Longer than any flush.
+  OUTBOUND_LEASE_SECONDS: z.coerce.number().int().min(1).default(60),
+  // How often the sweeper looks for dirty rows that no queued flush will pick up.
+  SWEEP_SECONDS: z.coerce.number().int().min(1).default(15),
   // Where the CRMs reach this service's webhook receivers; defaults to this process's own address.
   PUBLIC_URL: urlWithProtocol(['http:', 'https:']).optional(),
   // A public HubSpot app (OAuth connections and webhook signatures). Private-app connections bring their own secret.

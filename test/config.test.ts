@@ -9,6 +9,8 @@ describe('configuration', () => {
       PORT: 3000,
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
+      OUTBOUND_LEASE_SECONDS: 60,
+      SWEEP_SECONDS: 15,
     });
   });
 

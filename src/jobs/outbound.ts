@@ -14,7 +14,7 @@ import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
 
 /** Rows per flush: one HubSpot batch call. */
 export const FLUSH_BATCH = 100;
-/** A crashed flush's rows become claimable again after this long. */
+/** A crashed flush's rows become claimable again after this long, unless the deps say otherwise. */
 export const CLAIM_LEASE_MS = 60_000;
 
 export interface SyncDeps {
@@ -23,6 +23,7 @@ export interface SyncDeps {
   prefix: string;
   /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
   keyring: Keyring | undefined;
+  leaseMs?: number;
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {
@@ -72,7 +73,7 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
 
-  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, CLAIM_LEASE_MS);
+  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, deps.leaseMs ?? CLAIM_LEASE_MS);
   if (claims.length === 0) return { pushed: 0, removed: 0, more: false };
   const loaded = new Map((await loadForPush(deps.db, connectionId, claims.map((c) => c.opportunityId))).map((l) => [l.row.id, l]));
   const plans = claims.flatMap((claim) => {

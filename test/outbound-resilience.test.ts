@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../src/api/server.ts';
+import { createQueues } from '../src/jobs/queues.ts';
+import { newAccount, type Client, type TestApi } from './support/api.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { eventually, startSandboxes } from './support/sync.ts';
+
+// Bodies read back from the sandboxes' control API.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+const key = randomBytes(32);
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+// A Redis of this test's own: FLUSHALL here must not wipe other test files' keys.
+let redisServer: ChildProcess;
+let redisUrl: string;
+let redis: Redis;
+let database: TestDatabase;
+let api: TestApi;
+let queues: ReturnType<typeof createQueues>;
+let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
+let client: Client;
+let pipedriveKey: string;
+const workers: ChildProcess[] = [];
+
+function startWorker(): ChildProcess {
+  const child = spawn(process.execPath, [cli, 'work', '--no-migrate'], {
+    env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, ENCRYPTION_KEY: key.toString('hex'), LOG_LEVEL: 'error', OUTBOUND_LEASE_SECONDS: '2', SWEEP_SECONDS: '1' },
+    stdio: 'ignore',
+  });
+  workers.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  redisUrl = `redis://127.0.0.1:${port}`;
+  redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // refused until redis-server is up; the ping below waits for it
+  await eventually(async () => (await redis.ping().catch(() => '')) === 'PONG', 'the test Redis answers', 10_000);
+  database = await createTestDatabase();
+  const deps = { db: database.db, redis, prefix: 'crm-sync', keyring: { current: key }, publicUrl: 'http://127.0.0.1:9' };
+  queues = createQueues(redis, 'crm-sync');
+  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound } });
+  api = { database, app, close: async () => {} };
+  sandboxes = await startSandboxes(41);
+  client = await newAccount(api, 'Resilience');
+  for (const body of [
+    { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token }, baseUrl: sandboxes.hubspot.baseUrl, settings: { limits: { perWindow: 250 } } },
+    { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl, settings: { limits: { perWindow: 480 } } },
+  ]) {
+    const response = await client.request('POST', '/v1/connections', body);
+    expect(response.statusCode, response.body).toBe(201);
+    if (body.provider === 'pipedrive') pipedriveKey = response.json().settings.canonicalIdField;
+  }
+});
+
+afterAll(async () => {
+  for (const worker of workers) worker.kill('SIGKILL');
+  await api.app.close();
+  await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+  await redis.quit();
+  redisServer.kill('SIGKILL');
+  await sandboxes.close();
+  await database.drop();
+});
+
+const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
+const outboxCount = async () => (await database.sql`SELECT count(*)::int AS n FROM outbox`)[0]!.n as number;
+const hubspotUsage = async () => Object.values((await state(sandboxes.hubspot.baseUrl)).usage as Record<string, number>)[0]!;
+
+async function expectEverythingOnceAndCurrent() {
+  const opportunities = await database.sql`SELECT id, title, amount FROM opportunities WHERE deleted_at IS NULL`;
+  const hs = (await state(sandboxes.hubspot.baseUrl)).deals as Json[];
+  const pd = ((await state(sandboxes.pipedrive.baseUrl)).deals as Json[]).filter((d) => d.status !== 'deleted');
+  for (const o of opportunities) {
+    const inHubSpot = hs.filter((d) => d.properties.crm_sync_id === o.id);
+    const inPipedrive = pd.filter((d) => d.custom_fields[pipedriveKey] === o.id);
+    expect(inHubSpot, `${o.title} in HubSpot`).toHaveLength(1);
+    expect(inPipedrive, `${o.title} in Pipedrive`).toHaveLength(1);
+    expect(inHubSpot[0].properties.dealname).toBe(o.title);
+    expect(inPipedrive[0].title).toBe(o.title);
+    expect(Number(inPipedrive[0].value)).toBe(Number(o.amount ?? 0));
+  }
+  return opportunities.length;
+}
+
+describe('outbound resilience', () => {
+  it('sends 1,000 new opportunities to HubSpot in batch calls of 100', { timeout: 120_000 }, async () => {
+    await client.request('POST', `/v1/connections/${(await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'hubspot').id}/pause`);
+    for (let i = 0; i < 1000; i++) await client.request('POST', '/v1/opportunities', { title: `Bulk ${i}`, amount: `${i}.00` });
+    const before = await hubspotUsage();
+    startWorker();
+    const hubspotId = (await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'hubspot').id;
+    await client.request('POST', `/v1/connections/${hubspotId}/resume`);
+    await eventually(async () => (await outboxCount()) === 0, 'every opportunity is pushed', 110_000);
+    expect(await hubspotUsage()).toBe(before + 10);
+    expect(await expectEverythingOnceAndCurrent()).toBe(1000);
+  });
+
+  it('loses and duplicates nothing when a worker is killed mid-flush and Redis is flushed', { timeout: 120_000 }, async () => {
+    // Slow CRMs, so that the kill lands while pushes are in flight.
+    for (const sandbox of [sandboxes.hubspot, sandboxes.pipedrive]) {
+      await fetch(`${sandbox.baseUrl}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 40 }) });
+    }
+    const created: Json[] = [];
+    for (let i = 0; i < 150; i++) created.push((await client.request('POST', '/v1/opportunities', { title: `Crash ${i}`, amount: '5.00' })).json());
+    await eventually(async () => (await outboxCount()) < 300, 'the flush is under way', 60_000);
+    for (const worker of workers) worker.kill('SIGKILL');
+    await redis.flushall();
+    for (const o of created.slice(0, 20)) await client.request('PATCH', `/v1/opportunities/${o.id}`, { title: `${o.title} edited`, amount: '7.00' });
+    startWorker();
+    startWorker();
+    await eventually(async () => (await outboxCount()) === 0, 'everything is pushed after the crash', 110_000);
+    expect(await expectEverythingOnceAndCurrent()).toBe(1150);
+  });
+});
