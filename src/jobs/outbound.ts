@@ -5,7 +5,7 @@ import { connectionSettingsSchema, type ConnectionSettings } from '../model/conn
 import { connectionForWorker, recordConnectionOutcome } from '../model/connections.ts';
 import type { Database } from '../model/db.ts';
 import { DomainError } from '../model/errors.ts';
-import { loadForPush, recordLinkError, recordSyncEvents, savePushedLink, syncFieldsOf, type LinkRow, type OpportunityRow, type SyncEvent } from '../model/links.ts';
+import { loadForPush, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/links.ts';
 import { claimDirty, completeClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
 import { open, type Keyring } from '../model/secrets.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
@@ -128,10 +128,11 @@ async function pushIsolatingRecords(connector: CrmConnector, pushes: PushRequest
 async function save(deps: SyncDeps, accountId: string, connectionId: string, plans: Plan[], results: Map<string, PushResult>, claims: Claim[]) {
   await deps.db.transaction(async (tx) => {
     const events: SyncEvent[] = [];
+    const links: LinkUpdate[] = [];
     for (const p of plans) {
       const opportunityId = p.work.row.id;
       if (p.kind === 'remove') {
-        await savePushedLink(tx, { connectionId, opportunityId, remoteId: p.work.link!.remoteId, remoteVersion: null, baseSnapshot: p.work.link!.baseSnapshot, lastError: null, remoteDeletedAt: new Date() });
+        links.push({ connectionId, opportunityId, remoteId: p.work.link!.remoteId, remoteVersion: null, baseSnapshot: p.work.link!.baseSnapshot, lastError: null, remoteDeletedAt: new Date() });
         events.push({ accountId, opportunityId, connectionId, kind: 'push_delete', detail: { remoteId: p.work.link!.remoteId } });
       }
       if (p.kind !== 'push') continue;
@@ -144,9 +145,10 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       if (!result?.remoteId) continue;
       const base = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields>;
       const problems = result.problems.length ? { mapping: result.problems } : null;
-      await savePushedLink(tx, { connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot: baseAfterPush(base, p.request.fields), lastError: problems });
+      links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot: baseAfterPush(base, p.request.fields), lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }
+    await savePushedLinks(tx, links);
     await recordSyncEvents(tx, events);
     await completeClaims(tx, claims);
   });

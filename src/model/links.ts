@@ -45,24 +45,24 @@ export interface LinkUpdate {
   remoteDeletedAt?: Date | null;
 }
 
-/** After a push: the remote id, its version and the new agreed base, in the caller's transaction. */
-export async function savePushedLink(db: Executor, update: LinkUpdate): Promise<void> {
+/** After a push: remote ids, versions and the new agreed bases, in one statement, in the caller's transaction. */
+export async function savePushedLinks(db: Executor, updates: LinkUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
   const now = new Date();
-  const values = { ...update, lastPushedAt: now, updatedAt: now };
   await db
     .insert(remoteLinks)
-    .values(values)
+    .values(updates.map((u) => ({ ...u, lastPushedAt: now, updatedAt: now })))
     .onConflictDoUpdate({
       target: [remoteLinks.connectionId, remoteLinks.opportunityId],
       set: {
-        remoteId: update.remoteId,
+        remoteId: sql`excluded.remote_id`,
         // A version never goes backwards: a slow push must not hide a newer remote state.
         remoteVersion: sql`GREATEST(${remoteLinks.remoteVersion}, excluded.remote_version)`,
-        baseSnapshot: update.baseSnapshot,
-        lastError: update.lastError,
+        baseSnapshot: sql`excluded.base_snapshot`,
+        lastError: sql`excluded.last_error`,
+        remoteDeletedAt: sql`COALESCE(excluded.remote_deleted_at, ${remoteLinks.remoteDeletedAt})`,
         lastPushedAt: now,
         updatedAt: now,
-        ...(update.remoteDeletedAt !== undefined ? { remoteDeletedAt: update.remoteDeletedAt } : {}),
       },
     });
 }

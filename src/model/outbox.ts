@@ -52,9 +52,9 @@ export async function claimDirty(db: Executor, connectionId: string, limit: numb
 
 /** Done rows go; a row whose generation moved on (an edit during the push) stays dirty and is released. */
 export async function completeClaims(db: Executor, claims: Claim[]): Promise<void> {
-  for (const claim of claims) {
-    await db.execute(sql`DELETE FROM outbox WHERE id = ${claim.id} AND generation = ${claim.generation}`);
-  }
+  if (claims.length === 0) return;
+  const pairs = sql.join(claims.map((c) => sql`(${c.id}::bigint, ${c.generation}::int)`), sql`, `);
+  await db.execute(sql`DELETE FROM outbox WHERE (id, generation) IN (VALUES ${pairs})`);
   await releaseClaims(db, claims);
 }
 
