@@ -136,6 +136,28 @@ describe('outbound sync', () => {
     await isolated.close();
   });
 
+  it('deletes per the connection’s delete policy: unlink leaves the deal, propagate removes it', async () => {
+    await client.request('PATCH', `/v1/connections/${connections.pipedrive.id}`, { deletePolicy: 'propagate' });
+    const opportunity = (await client.request('POST', '/v1/opportunities', { title: 'Doomed deal' })).json();
+    await eventually(outboxEmpty(client.accountId), 'the create is pushed');
+    await client.request('DELETE', `/v1/opportunities/${opportunity.id}`);
+    await eventually(outboxEmpty(client.accountId), 'the delete is handled');
+    const key = connections.pipedrive.settings.canonicalIdField;
+    expect((await pipedriveDeals(key)).some((d: Json) => d.custom_fields[key] === opportunity.id)).toBe(false);
+    expect((await hubspotDeals()).some((d: Json) => d.properties.crm_sync_id === opportunity.id && !d.archived)).toBe(true);
+    const events = await stack.database.sql`SELECT kind FROM sync_events WHERE opportunity_id = ${opportunity.id} ORDER BY id`;
+    expect(events.map((e) => e.kind)).toContain('push_delete');
+  });
+
+  it('reports an unmapped stage on the link instead of dropping it', async () => {
+    const opportunity = (await client.request('POST', '/v1/opportunities', { title: 'Odd stage', stage: 'not_a_stage' })).json();
+    await eventually(outboxEmpty(client.accountId), 'the create is pushed');
+    const [link] = await stack.database.sql`SELECT last_error FROM remote_links WHERE opportunity_id = ${opportunity.id} AND connection_id = ${connections.hubspot.id}`;
+    expect(link!.last_error).toMatchObject({ mapping: [{ field: 'stage', value: 'not_a_stage' }] });
+    const view = (await client.request('GET', `/v1/connections/${connections.hubspot.id}`)).json();
+    expect(view.recordsWithProblems).toBeGreaterThan(0);
+  });
+
   it('never sends one account’s changes with another’s credentials or to its CRM', async () => {
     const theirs = await startSandboxes(33);
     const other = await newAccount(asApi(stack), 'Tenant B');

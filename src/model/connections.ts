@@ -1,9 +1,9 @@
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, eq, isNotNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { connectionSettingsSchema, type ConnectionSettings } from './connection-settings.ts';
 import type { Executor } from './db.ts';
 import { conflict, invalid, notFound } from './errors.ts';
-import { connections, outbox, providers, type Provider } from './schema.ts';
+import { connections, outbox, providers, remoteLinks, type Provider } from './schema.ts';
 
 type Row = typeof connections.$inferSelect;
 
@@ -15,6 +15,7 @@ export const connectionView = z
     remoteAccountId: z.string().nullable(),
     settings: z.record(z.string(), z.unknown()),
     pendingOutbound: z.number().int(),
+    recordsWithProblems: z.number().int().describe('Linked opportunities with an unmapped value or a push error'),
     lastSuccessAt: z.iso.datetime().nullable(),
     lastError: z.unknown().nullable(),
     createdAt: z.iso.datetime(),
@@ -24,7 +25,7 @@ export const connectionView = z
 export type ConnectionView = z.infer<typeof connectionView>;
 
 /** Never the credentials or the webhook secret: those leave the database only to a worker. */
-function toView(row: Row, pendingOutbound: number): ConnectionView {
+function toView(row: Row, pendingOutbound: number, recordsWithProblems = 0): ConnectionView {
   return {
     id: row.id,
     provider: row.provider,
@@ -32,6 +33,7 @@ function toView(row: Row, pendingOutbound: number): ConnectionView {
     remoteAccountId: row.remoteAccountId,
     settings: row.settings,
     pendingOutbound,
+    recordsWithProblems,
     lastSuccessAt: row.lastSuccessAt?.toISOString() ?? null,
     lastError: row.lastError ?? null,
     createdAt: row.createdAt.toISOString(),
@@ -39,9 +41,13 @@ function toView(row: Row, pendingOutbound: number): ConnectionView {
   };
 }
 
-async function pending(db: Executor, connectionId: string) {
-  const [row] = await db.select({ n: count() }).from(outbox).where(eq(outbox.connectionId, connectionId));
-  return row?.n ?? 0;
+async function counts(db: Executor, connectionId: string) {
+  const [dirty] = await db.select({ n: count() }).from(outbox).where(eq(outbox.connectionId, connectionId));
+  const [problems] = await db
+    .select({ n: count() })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), isNotNull(remoteLinks.lastError)));
+  return [dirty?.n ?? 0, problems?.n ?? 0] as const;
 }
 
 const owned = (accountId: string, id: string) => and(eq(connections.accountId, accountId), eq(connections.id, id));
@@ -66,12 +72,12 @@ export async function insertConnection(db: Executor, input: NewConnection): Prom
 export async function getConnection(db: Executor, accountId: string, id: string) {
   const [row] = await db.select().from(connections).where(owned(accountId, id));
   if (!row) throw notFound('connection');
-  return toView(row, await pending(db, id));
+  return toView(row, ...(await counts(db, id)));
 }
 
 export async function listConnections(db: Executor, accountId: string) {
   const rows = await db.select().from(connections).where(eq(connections.accountId, accountId)).orderBy(asc(connections.createdAt));
-  return Promise.all(rows.map(async (row) => toView(row, await pending(db, row.id))));
+  return Promise.all(rows.map(async (row) => toView(row, ...(await counts(db, row.id)))));
 }
 
 /** Merges a partial settings object into the current settings and validates the result as a whole. */
