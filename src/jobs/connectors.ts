@@ -6,8 +6,16 @@ import type { ConnectionSettings } from '../model/connection-settings.ts';
 import type { Provider } from '../model/schema.ts';
 import { defaultRateLimits, RedisPacer } from './pacer.ts';
 
+/** OAuth tokens; Pipedrive also says which API domain the account lives on. */
+export interface OAuthCredentials {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  apiDomain?: string;
+}
+
 /** Decrypted credentials, as stored (sealed) in connections.credentials. */
-export type Credentials = { accessToken: string; clientSecret?: string } | { apiToken: string };
+export type Credentials = { accessToken: string; clientSecret?: string } | { apiToken: string } | OAuthCredentials;
 
 export const realApi: Record<Provider, string> = { hubspot: 'https://api.hubapi.com', pipedrive: 'https://api.pipedrive.com' };
 
@@ -23,7 +31,7 @@ export function connectorFor(provider: Provider, credentials: Credentials, baseU
       if (!('accessToken' in credentials)) throw new Error('a HubSpot connection needs an access token');
       return new HubSpotConnector({ baseUrl: baseUrl ?? realApi.hubspot, accessToken: credentials.accessToken, pacer });
     case 'pipedrive':
-      if (!('apiToken' in credentials)) throw new Error('a Pipedrive connection needs an API token');
-      return new PipedriveConnector({ baseUrl: baseUrl ?? realApi.pipedrive, apiToken: credentials.apiToken, pacer });
+      if ('apiToken' in credentials) return new PipedriveConnector({ baseUrl: baseUrl ?? realApi.pipedrive, apiToken: credentials.apiToken, pacer });
+      return new PipedriveConnector({ baseUrl: baseUrl ?? (credentials as OAuthCredentials).apiDomain ?? realApi.pipedrive, accessToken: credentials.accessToken, pacer });
   }
 }

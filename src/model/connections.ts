@@ -120,3 +120,8 @@ export async function connectionIdsOfAccount(db: Executor, accountId: string): P
   const rows = await db.select({ id: connections.id }).from(connections).where(eq(connections.accountId, accountId));
   return rows.map((r) => r.id);
 }
+
+/** After an OAuth refresh: the new tokens, sealed with the current key. */
+export async function updateCredentials(db: Executor, id: string, credentials: string, credentialsKeyId: string) {
+  await db.update(connections).set({ credentials, credentialsKeyId, updatedAt: new Date() }).where(eq(connections.id, id));
+}

@@ -20,6 +20,10 @@ export class TokenStore {
     return !this.revoked && (token === this.privateAppToken || this.oauth.validAccessToken(token));
   }
 
+  get oauthGrants(): number {
+    return this.oauth.minted;
+  }
+
   issueCode(): string {
     return this.oauth.issueCode();
   }

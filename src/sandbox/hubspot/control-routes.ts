@@ -19,6 +19,7 @@ export interface ControlContext {
   reset(): void;
   issueAuthorizationCode(): string;
   revokeTokens(): void;
+  oauthGrants(): number;
   usage(): Record<string, number>;
 }
 
@@ -37,6 +38,7 @@ export function controlRoutes(app: FastifyInstance, context: ControlContext) {
     deals: [...portal.deals.values()].filter((d) => !d.mergedInto).map((d) => serializeDeal(d, { properties: Object.keys(d.properties) })),
     webhooks: { targetUrl: dispatcher.targetUrl ?? null, idle: dispatcher.idle, deliveries: dispatcher.deliveries },
     usage: context.usage(),
+    oauthGrants: context.oauthGrants(),
   }));
 
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));

@@ -123,6 +123,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
     revokeTokens: () => {
       tokens.revoked = true;
     },
+    oauthGrants: () => tokens.oauthGrants,
     usage: () => ({ [tokens.privateAppToken.slice(0, 16)]: limiter.usedToday(tokens.privateAppToken) }),
   });
 

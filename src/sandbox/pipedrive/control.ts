@@ -13,6 +13,7 @@ export interface PipedriveControlContext {
   spentToday(): number;
   issueAuthorizationCode(): string;
   revokeTokens(): void;
+  oauthGrants(): number;
 }
 
 /** The person in the UI: user 2, change source 'app'. */
@@ -38,6 +39,7 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     deals: company.visibleDeals().map((d) => dealV2(d)),
     webhooks: { idle: dispatcher.idle, deliveries: dispatcher.deliveries, registered: company.webhooks.map((w) => ({ id: w.id, bannedUntil: w.bannedUntil })) },
     tokensSpentToday: context.spentToday(),
+    oauthGrants: context.oauthGrants(),
   }));
   app.post('/_sandbox/ui/deals', async (request: FastifyRequest<{ Body: DealInput }>, reply) =>
     reply.code(201).send(dealV2(company.createDeal(request.body ?? {}, 'app', PERSON))),

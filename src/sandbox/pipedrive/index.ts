@@ -121,6 +121,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
     revokeTokens: () => {
       revoked = true;
     },
+    oauthGrants: () => oauth.minted,
   });
 
   const baseUrl = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });

@@ -15,6 +15,8 @@ export class OAuthTokens {
   private accessTokens = new Map<string, number>();
   private refreshTokens = new Set<string>();
   private codes = new Set<string>();
+  /** Access tokens minted so far: tests count refreshes with it. */
+  minted = 0;
   private readonly random: Random;
   private readonly prefix: string;
   private readonly lifetimeSeconds: number;
@@ -51,6 +53,7 @@ export class OAuthTokens {
   }
 
   private mint(refreshToken: string): IssuedTokens {
+    this.minted++;
     const accessToken = `${this.prefix}-access-${this.random.uuid()}`;
     this.accessTokens.set(accessToken, Date.now() + this.lifetimeSeconds * 1000);
     return { accessToken, refreshToken, expiresIn: this.lifetimeSeconds };

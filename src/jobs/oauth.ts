@@ -1,0 +1,86 @@
+import { Client } from '@hubspot/api-client';
+import { v2 } from 'pipedrive';
+import { CrmError } from '../connectors/errors.ts';
+import { hubspotError } from '../connectors/hubspot/errors.ts';
+import { pipedriveError } from '../connectors/pipedrive/errors.ts';
+import { connectionForWorker, updateCredentials } from '../model/connections.ts';
+import type { Provider } from '../model/schema.ts';
+import { open, seal } from '../model/secrets.ts';
+import type { Credentials, OAuthCredentials } from './connectors.ts';
+import { realApi } from './connectors.ts';
+import { requireKeyring, type SyncDeps } from './outbound.ts';
+
+export interface OAuthApp {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Refresh this long before expiry, so that no request goes out with a token about to lapse. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+const LOCK_MS = 30_000;
+const oauthHost: Record<Provider, string> = { hubspot: realApi.hubspot, pipedrive: 'https://oauth.pipedrive.com' };
+
+function requireApp(provider: Provider, app: OAuthApp | undefined): OAuthApp {
+  if (!app) throw new CrmError(provider, 'validation', `no ${provider} OAuth app is configured (${provider.toUpperCase()}_CLIENT_ID / _CLIENT_SECRET)`);
+  return app;
+}
+
+/** Trades an authorization code (or a refresh token) for tokens at the CRM's token endpoint, through its SDK. */
+export async function grantTokens(
+  provider: Provider,
+  app: OAuthApp | undefined,
+  grant: { code: string; redirectUri: string } | { refreshToken: string },
+  baseUrl: string | undefined,
+): Promise<OAuthCredentials> {
+  const { clientId, clientSecret } = requireApp(provider, app);
+  const host = baseUrl ?? oauthHost[provider];
+  if (provider === 'hubspot') {
+    const client = new Client({ basePath: host, numberOfApiCallRetries: 0 });
+    const tokens = await ('code' in grant
+      ? client.oauth.tokensApi.create('authorization_code', grant.code, grant.redirectUri, clientId, clientSecret)
+      : client.oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, clientSecret, grant.refreshToken)
+    ).catch((error: unknown) => Promise.reject(hubspotError(error)));
+    return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: Date.now() + tokens.expiresIn * 1000 };
+  }
+  const oauth = new v2.OAuth2Configuration({ clientId, clientSecret, redirectUri: 'code' in grant ? grant.redirectUri : 'http://localhost', host });
+  if ('refreshToken' in grant) oauth.updateToken({ access_token: '', refresh_token: grant.refreshToken } as never);
+  const tokens = await ('code' in grant ? oauth.authorize(grant.code) : oauth.tokenRefresh()).catch((error: unknown) => Promise.reject(pipedriveError(error)));
+  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresAt: Date.now() + tokens.expires_in * 1000, apiDomain: tokens.api_domain };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The connection's credentials, refreshed first when an OAuth token is about to expire. One worker
+ * refreshes (a Redis lock); the others wait for it and read the new token from the database, so a
+ * hundred busy workers make one refresh, not a hundred.
+ */
+export async function freshCredentials(deps: SyncDeps & { oauthApps?: Partial<Record<Provider, OAuthApp>> }, connectionId: string): Promise<Credentials> {
+  const keyring = requireKeyring(deps);
+  const read = async () => {
+    const row = await connectionForWorker(deps.db, connectionId);
+    if (!row) throw new CrmError('hubspot', 'not_found', `connection ${connectionId} is gone`);
+    return { row, credentials: JSON.parse(open(row.credentials, keyring)) as Credentials };
+  };
+  const stale = (c: Credentials) => 'refreshToken' in c && c.expiresAt - Date.now() < REFRESH_MARGIN_MS;
+  let { row, credentials } = await read();
+  if (!stale(credentials)) return credentials;
+  const lock = `${deps.prefix}:refresh:${connectionId}`;
+  while (!(await deps.redis.set(lock, '1', 'PX', LOCK_MS, 'NX'))) {
+    await sleep(100);
+    ({ row, credentials } = await read());
+    if (!stale(credentials)) return credentials;
+  }
+  try {
+    ({ row, credentials } = await read()); // another worker may have refreshed just before we locked
+    if (!stale(credentials)) return credentials;
+    const oauth = credentials as OAuthCredentials;
+    const baseUrl = (row.settings as { baseUrl?: string }).baseUrl;
+    const renewed = await grantTokens(row.provider, deps.oauthApps?.[row.provider], { refreshToken: oauth.refreshToken }, baseUrl);
+    const sealed = seal(JSON.stringify(renewed), keyring);
+    await updateCredentials(deps.db, connectionId, sealed.sealed, sealed.keyId);
+    return renewed;
+  } finally {
+    await deps.redis.del(lock);
+  }
+}
