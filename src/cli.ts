@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { buildServer } from './api/server.ts';
 import { Redis } from 'ioredis';
-import { config, ConfigError, keyring, publicUrl } from './config.ts';
+import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
 import { createQueues } from './jobs/queues.ts';
 import { startWorkers } from './jobs/worker.ts';
 import { createLogger } from './log.ts';
@@ -70,6 +70,7 @@ function services() {
     publicUrl: publicUrl(cfg),
     hubspotClientSecret: cfg.HUBSPOT_CLIENT_SECRET,
     leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
+    oauthApps: oauthApps(cfg),
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }

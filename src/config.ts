@@ -52,6 +52,9 @@ const envSchema = z.object({
   HUBSPOT_APP_ID: z.coerce.number().int().positive().optional(),
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
+  // A Pipedrive OAuth app, for connections made with an authorization code.
+  PIPEDRIVE_CLIENT_ID: z.string().min(1).optional(),
+  PIPEDRIVE_CLIENT_SECRET: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -84,4 +87,10 @@ export function keyring(cfg: Config): { current: Buffer; retired: Buffer[] } {
 
 export function publicUrl(cfg: Config): string {
   return (cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`).replace(/\/+$/, '');
+}
+
+/** The OAuth apps configured for code exchange and token refresh. */
+export function oauthApps(cfg: Config) {
+  const app = (clientId?: string, clientSecret?: string) => (clientId && clientSecret ? { clientId, clientSecret } : undefined);
+  return { hubspot: app(cfg.HUBSPOT_CLIENT_ID, cfg.HUBSPOT_CLIENT_SECRET), pipedrive: app(cfg.PIPEDRIVE_CLIENT_ID, cfg.PIPEDRIVE_CLIENT_SECRET) };
 }

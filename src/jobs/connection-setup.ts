@@ -10,6 +10,7 @@ import { providers } from '../model/schema.ts';
 import { seal } from '../model/secrets.ts';
 import { accountUsers } from '../model/users.ts';
 import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
+import { grantTokens } from './oauth.ts';
 import { requireKeyring, type SyncDeps } from './outbound.ts';
 
 export const connectionCreateSchema = z.strictObject({
@@ -17,6 +18,7 @@ export const connectionCreateSchema = z.strictObject({
   credentials: z.union([
     z.strictObject({ accessToken: z.string().min(1), clientSecret: z.string().min(1).optional() }),
     z.strictObject({ apiToken: z.string().min(1) }),
+    z.strictObject({ oauthCode: z.string().min(1), redirectUri: z.url() }),
   ]),
   baseUrl: z.url().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
@@ -57,7 +59,7 @@ function defaultSettings(account: RemoteAccount, users: { id: string; email: str
 }
 
 function credentialProblem(error: unknown): never {
-  if (error instanceof CrmError && (error.code === 'unauthorized' || error.code === 'forbidden')) {
+  if (error instanceof CrmError && ['unauthorized', 'forbidden', 'validation'].includes(error.code)) {
     throw invalid([{ field: 'credentials', message: `the CRM refused them (${error.status})` }]);
   }
   throw error;
@@ -67,7 +69,10 @@ function credentialProblem(error: unknown): never {
 export async function createConnection(deps: SetupDeps, accountId: string, input: ConnectionCreate) {
   const keyring = requireKeyring(deps);
   const id = randomUUID();
-  const credentials = input.credentials as Credentials;
+  const credentials: Credentials =
+    'oauthCode' in input.credentials
+      ? await grantTokens(input.provider, deps.oauthApps?.[input.provider], { code: input.credentials.oauthCode, redirectUri: input.credentials.redirectUri }, input.baseUrl).catch(credentialProblem)
+      : input.credentials;
   const pacer = pacerFor(deps.redis, deps.prefix, id, input.provider, { limits: {} });
   const connector = connectorFor(input.provider, credentials, input.baseUrl, pacer);
   const account = await connector.account().catch(credentialProblem);

@@ -10,6 +10,7 @@ import { defaultRateLimits, RedisPacer } from './pacer.ts';
 export interface OAuthCredentials {
   accessToken: string;
   refreshToken: string;
+  issuedAt: number;
   expiresAt: number;
   apiDomain?: string;
 }

@@ -15,8 +15,9 @@ export interface OAuthApp {
   clientSecret: string;
 }
 
-/** Refresh this long before expiry, so that no request goes out with a token about to lapse. */
+/** Refresh 5 minutes before expiry (or in the last fifth of a shorter-lived token). */
 const REFRESH_MARGIN_MS = 5 * 60_000;
+const refreshMargin = (c: OAuthCredentials) => Math.min(REFRESH_MARGIN_MS, (c.expiresAt - c.issuedAt) / 5);
 const LOCK_MS = 30_000;
 const oauthHost: Record<Provider, string> = { hubspot: realApi.hubspot, pipedrive: 'https://oauth.pipedrive.com' };
 
@@ -40,12 +41,25 @@ export async function grantTokens(
       ? client.oauth.tokensApi.create('authorization_code', grant.code, grant.redirectUri, clientId, clientSecret)
       : client.oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, clientSecret, grant.refreshToken)
     ).catch((error: unknown) => Promise.reject(hubspotError(error)));
-    return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: Date.now() + tokens.expiresIn * 1000 };
+    return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, issuedAt: Date.now(), expiresAt: Date.now() + tokens.expiresIn * 1000 };
   }
   const oauth = new v2.OAuth2Configuration({ clientId, clientSecret, redirectUri: 'code' in grant ? grant.redirectUri : 'http://localhost', host });
   if ('refreshToken' in grant) oauth.updateToken({ access_token: '', refresh_token: grant.refreshToken } as never);
-  const tokens = await ('code' in grant ? oauth.authorize(grant.code) : oauth.tokenRefresh()).catch((error: unknown) => Promise.reject(pipedriveError(error)));
-  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresAt: Date.now() + tokens.expires_in * 1000, apiDomain: tokens.api_domain };
+  const tokens = await ('code' in grant ? oauth.authorize(grant.code) : oauth.tokenRefresh()).catch((error: unknown) => Promise.reject(tokenEndpointError(error)));
+  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, issuedAt: Date.now(), expiresAt: Date.now() + tokens.expires_in * 1000, apiDomain: tokens.api_domain };
+}
+
+/**
+ * The SDK's OAuth client has its own HTTP client, which we cannot give our status-keeping
+ * transform: it rejects with the error body alone. A body means the endpoint answered and refused
+ * the grant (its 400/401); no body means it was not reached.
+ */
+function tokenEndpointError(error: unknown): CrmError {
+  const body = error as { error?: unknown; message?: unknown } | undefined;
+  if (body && typeof body === 'object' && !(error instanceof Error) && (body.error || body.message)) {
+    return new CrmError('pipedrive', 'validation', `Pipedrive token endpoint refused the grant: ${String(body.error ?? body.message)}`);
+  }
+  return pipedriveError(error);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,7 +76,7 @@ export async function freshCredentials(deps: SyncDeps & { oauthApps?: Partial<Re
     if (!row) throw new CrmError('hubspot', 'not_found', `connection ${connectionId} is gone`);
     return { row, credentials: JSON.parse(open(row.credentials, keyring)) as Credentials };
   };
-  const stale = (c: Credentials) => 'refreshToken' in c && c.expiresAt - Date.now() < REFRESH_MARGIN_MS;
+  const stale = (c: Credentials) => 'refreshToken' in c && c.expiresAt - Date.now() < refreshMargin(c);
   let { row, credentials } = await read();
   if (!stale(credentials)) return credentials;
   const lock = `${deps.prefix}:refresh:${connectionId}`;

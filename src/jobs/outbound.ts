@@ -7,10 +7,12 @@ import type { Database } from '../model/db.ts';
 import { DomainError } from '../model/errors.ts';
 import { loadForPush, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/links.ts';
 import { claimDirty, completeClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
-import { open, type Keyring } from '../model/secrets.ts';
+import type { Keyring } from '../model/secrets.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
 import { baseAfterPush, changedSince, outboundFields } from '../sync/diff.ts';
-import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
+import type { Provider } from '../model/schema.ts';
+import { connectorFor, pacerFor } from './connectors.ts';
+import { freshCredentials, type OAuthApp } from './oauth.ts';
 
 /** Rows per flush: one HubSpot batch call. */
 export const FLUSH_BATCH = 100;
@@ -24,6 +26,8 @@ export interface SyncDeps {
   /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
   keyring: Keyring | undefined;
   leaseMs?: number;
+  /** OAuth apps, for refreshing OAuth connections' tokens. */
+  oauthApps?: Partial<Record<Provider, OAuthApp>>;
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {
@@ -69,7 +73,7 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   const connection = await connectionForWorker(deps.db, connectionId);
   if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
   const settings = connectionSettingsSchema.parse(connection.settings);
-  const credentials = JSON.parse(open(connection.credentials, requireKeyring(deps))) as Credentials;
+  const credentials = await freshCredentials(deps, connectionId);
   const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
 
