@@ -77,16 +77,16 @@ export async function freshCredentials(deps: SyncDeps & { oauthApps?: Partial<Re
     return { row, credentials: JSON.parse(open(row.credentials, keyring)) as Credentials };
   };
   const stale = (c: Credentials) => 'refreshToken' in c && c.expiresAt - Date.now() < refreshMargin(c);
-  let { row, credentials } = await read();
-  if (!stale(credentials)) return credentials;
+  const first = await read();
+  if (!stale(first.credentials)) return first.credentials;
   const lock = `${deps.prefix}:refresh:${connectionId}`;
   while (!(await deps.redis.set(lock, '1', 'PX', LOCK_MS, 'NX'))) {
     await sleep(100);
-    ({ row, credentials } = await read());
+    const { credentials } = await read();
     if (!stale(credentials)) return credentials;
   }
   try {
-    ({ row, credentials } = await read()); // another worker may have refreshed just before we locked
+    const { row, credentials } = await read(); // another worker may have refreshed just before we locked
     if (!stale(credentials)) return credentials;
     const oauth = credentials as OAuthCredentials;
     const baseUrl = (row.settings as { baseUrl?: string }).baseUrl;
