@@ -28,6 +28,15 @@ const titles: Record<number, string> = {
   500: 'Internal Server Error',
 };
 
+/** Fastify's own 4xx errors, named by what was wrong with the request. */
+const frameworkFieldErrors: Record<string, FieldError> = {
+  FST_ERR_CTP_INVALID_JSON: { field: 'body', message: 'is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { field: 'body', message: 'is empty' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { field: 'body', message: 'is larger than 1 MiB' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { field: 'Content-Type', message: 'must be application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { field: 'Content-Length', message: 'does not match the body' },
+};
+
 type ValidationIssue = { instancePath: string; message?: string; params?: { keys?: string[] } };
 
 /** Zod issues → one entry per failing field; unknown keys are named one by one. */
@@ -56,7 +65,7 @@ export function registerProblemHandlers(app: FastifyInstance) {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'request failed');
     const detail = status === 500 ? 'an unexpected error occurred; it has been logged' : error.message;
-    const errors = error.code === 'FST_ERR_CTP_INVALID_JSON' ? [{ field: 'body', message: 'is not valid JSON' }] : [];
+    const errors = frameworkFieldErrors[error.code] ? [frameworkFieldErrors[error.code]!] : [];
     return sendProblem(reply, { status, title: titles[status] ?? 'Error', detail, errors });
   });
   app.setNotFoundHandler((request, reply) =>

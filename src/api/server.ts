@@ -9,7 +9,8 @@ import type { Database } from '../model/db.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { requireApiKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
-import { registerProblemHandlers } from './problem.ts';
+import { registerProblemHandlers, sendProblem } from './problem.ts';
+import { refuseUnstorableText } from './text-check.ts';
 import { attributeRoutes } from './routes/attributes.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -30,13 +31,17 @@ const routerOptions = { maxParamLength: 255 * 12 };
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export async function buildServer({ db, logger, sync }: ServerOptions): Promise<FastifyInstance> {
+  // Errors Fastify raises before routing (a URL that is not valid percent-encoding) are problems too.
+  const frameworkErrors = (error: Error, _request: unknown, reply: import('fastify').FastifyReply) =>
+    sendProblem(reply, { status: 400, title: 'Bad Request', detail: error.message, errors: [{ field: 'url', message: 'is not a valid URL' }] });
   const app = logger
-    ? Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT, routerOptions })
-    : Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions });
+    ? Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT, routerOptions, frameworkErrors })
+    : Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions, frameworkErrors });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerJsonParser(app);
   registerProblemHandlers(app);
+  refuseUnstorableText(app);
 
   await app.register(swagger, {
     openapi: {

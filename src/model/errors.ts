@@ -28,6 +28,6 @@ export const conflict = (detail: string, extra: Record<string, unknown> = {}, er
   new DomainError(409, 'Conflict', detail, errors, extra);
 
 export const preconditionFailed = (current: number) =>
-  new DomainError(412, 'Precondition Failed', `the opportunity is at version ${current}`, [], {
+  new DomainError(412, 'Precondition Failed', `the opportunity is at version ${current}`, [{ field: 'If-Match', message: `is stale: the opportunity is at version ${current}` }], {
     currentVersion: current,
   });

@@ -1,10 +1,11 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from './db.ts';
+import { isoDateTime } from './fields.ts';
 
 export const metricsQuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().describe('Only opportunities closed at or after this time'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Only opportunities closed before this time'),
+  from: isoDateTime.optional().describe('Only opportunities closed at or after this time'),
+  to: isoDateTime.optional().describe('Only opportunities closed before this time'),
   top: z.coerce.number().int().min(1).max(100).default(10).describe('How many contacts to rank'),
 });
 export type MetricsQuery = z.output<typeof metricsQuerySchema>;

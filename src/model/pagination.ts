@@ -7,6 +7,8 @@ export interface Page {
   cursor?: string | undefined;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 interface CursorPosition {
   createdAt: Date;
   id: string;
@@ -20,10 +22,11 @@ function decodeCursor(cursor: string): CursorPosition {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
     const date = new Date(createdAt);
-    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
+    const year = date.getUTCFullYear();
+    if (typeof id !== 'string' || !UUID.test(id) || Number.isNaN(date.getTime()) || year < 1 || year > 9999) throw new Error('bad cursor');
     return { createdAt: date, id };
   } catch {
-    throw invalid([{ field: 'cursor', message: 'is not a cursor this API returned' }]);
+    throw invalid([{ field: 'querystring.cursor', message: 'is not a cursor this API returned' }]);
   }
 }
 

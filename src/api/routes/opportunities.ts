@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../model/db.ts';
-import { externalRef } from '../../model/fields.ts';
+import { externalRef, isoDateTime } from '../../model/fields.ts';
 import {
   closeOpportunity,
   createOpportunity,
@@ -35,7 +35,7 @@ const listQuery = z.strictObject({
   stage: z.string().max(100).optional(),
   assigneeId: z.uuid().optional(),
   contactId: z.uuid().optional(),
-  updatedSince: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
+  updatedSince: isoDateTime.transform((v) => new Date(v)).optional(),
 });
 
 const refParams = z.strictObject({ ref: externalRef });
