@@ -119,6 +119,24 @@ describe('outbound sync', () => {
     expect(await stack.queues.outbound.getFailedCount()).toBe(0);
   });
 
+  it('a 429 holds back only its own connection: another account’s sync goes on meanwhile', { timeout: 60_000 }, async () => {
+    const slowed = await startSandboxes(34);
+    const other = await newAccount(asApi(stack), 'Rate limited');
+    await connect(other, slowed);
+    await eventually(outboxEmpty(other.accountId), 'the new connections settle');
+    // A HubSpot 429 without Retry-After holds this connection back for the 10-second window.
+    await control(slowed.hubspot.baseUrl, '/faults', { fail429: 1 });
+    await other.request('POST', '/v1/opportunities', { title: 'Held back' });
+    await eventually(async () => (await stack.database.sql`SELECT 1 FROM sync_events e JOIN connections c ON c.id = e.connection_id WHERE c.account_id = ${other.accountId} AND c.provider = 'pipedrive' AND e.kind = 'push_create'`).length > 0, 'its Pipedrive push');
+    const mine = (await client.request('POST', '/v1/opportunities', { title: 'Not held back' })).json();
+    await eventually(outboxEmpty(client.accountId), 'this account drains');
+    expect((await hubspotDeals()).some((d: Json) => d.properties.crm_sync_id === mine.id)).toBe(true);
+    const [held] = await stack.database.sql`SELECT count(*)::int AS n FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${other.accountId} AND c.provider = 'hubspot'`;
+    expect(held!.n).toBe(1);
+    await eventually(outboxEmpty(other.accountId), 'the held-back change lands after the wait', 30_000);
+    await slowed.close();
+  });
+
   it('stops a connection whose credentials were revoked, and the other goes on', async () => {
     const isolated = await startSandboxes(32);
     const other = await newAccount(asApi(stack), 'Revoked');
