@@ -21,6 +21,7 @@ const fields: SyncFields = {
   lostReason: null,
   assigneeId: 'user-ana',
   attributes: { seats: 25, region: 'emea', renewal: true },
+  contact: null,
 };
 
 const hubspotSettings: MappingSettings = {
@@ -81,7 +82,7 @@ describe('HubSpot mapping', () => {
     expect(back.problems).toEqual([]);
     expect(back.canonicalId).toBe(canonicalId);
     // HubSpot derives probability from the stage, so it is neither written nor read.
-    const { probability: _probability, ...withoutProbability } = fields;
+    const { probability: _probability, contact: _contact, ...withoutProbability } = fields;
     expect(back.fields).toStrictEqual(withoutProbability);
   });
 
@@ -113,7 +114,7 @@ describe('Pipedrive mapping', () => {
     const back = fromPipedrive(read, pipedriveSettings);
     expect(back.problems).toEqual([]);
     expect(back.canonicalId).toBe(canonicalId);
-    const { description: _description, ...withoutDescription } = fields;
+    const { description: _description, contact: _contact, ...withoutDescription } = fields;
     expect(back.fields).toStrictEqual(withoutDescription);
   });
 

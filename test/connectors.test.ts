@@ -91,6 +91,8 @@ describe('batching and costs', () => {
       addDealField: 'POST /api/v2/dealFields',
       listStages: 'GET /api/v2/stages',
       listPipelines: 'GET /api/v2/pipelines',
+      searchPersons: 'GET /api/v2/persons/search',
+      addPerson: 'POST /api/v2/persons',
     };
     for (const [call, route] of Object.entries(routes)) expect(pipedriveCosts[call as keyof typeof pipedriveCosts], call).toBe(spec[route]);
   });

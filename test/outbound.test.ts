@@ -91,6 +91,26 @@ describe('outbound sync', () => {
     expect(links[0]!.n).toBe(60);
   });
 
+  it('brings the primary contact along: found by email or created once, then associated', async () => {
+    const contact = (await client.request('POST', '/v1/contacts', { name: 'Pat Buyer', email: 'pat@buyer.test' })).json();
+    const first = (await client.request('POST', '/v1/opportunities', { title: 'With contact', contactId: contact.id })).json();
+    const second = (await client.request('POST', '/v1/opportunities', { title: 'Same contact', contactId: contact.id })).json();
+    await eventually(outboxEmpty(client.accountId), 'pushed with contacts');
+    const hubspot = await state(sandboxes.hubspot.baseUrl);
+    const key = connections.pipedrive.settings.canonicalIdField;
+    const pipedrive = await state(sandboxes.pipedrive.baseUrl);
+    const persons = await (await fetch(`${sandboxes.pipedrive.baseUrl}/api/v2/persons/search?term=pat@buyer.test&fields=email&exact_match=true`, { headers: { 'x-api-token': sandboxes.pipedrive.token } })).json() as Json;
+    expect(persons.data.items).toHaveLength(1);
+    for (const opportunity of [first, second]) {
+      const deal = hubspot.deals.find((d: Json) => d.properties.crm_sync_id === opportunity.id);
+      const associations = await (await fetch(`${sandboxes.hubspot.baseUrl}/crm/v4/objects/deals/${deal.id}/associations/contacts`, { headers: { authorization: `Bearer ${sandboxes.hubspot.token}` } })).json() as Json;
+      expect(associations.results).toHaveLength(1);
+      expect(pipedrive.deals.find((d: Json) => d.custom_fields[key] === opportunity.id).person_id).toBe(persons.data.items[0].item.id);
+    }
+    const contactsSearch = await (await fetch(`${sandboxes.hubspot.baseUrl}/crm/v3/objects/contacts/search`, { method: 'POST', headers: { authorization: `Bearer ${sandboxes.hubspot.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: 'pat@buyer.test' }] }] }) })).json() as Json;
+    expect(contactsSearch.total).toBe(1);
+  });
+
   it('sends only what changed, coalescing rapid edits, and closes deals the CRM’s way', async () => {
     const opportunity = (await client.request('POST', '/v1/opportunities', { title: 'Edited', amount: '1.00' })).json();
     await eventually(outboxEmpty(client.accountId), 'the create is pushed');

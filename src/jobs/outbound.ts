@@ -39,6 +39,7 @@ interface Work {
   claim: Claim;
   row: OpportunityRow;
   link: LinkRow | undefined;
+  contact: SyncFields['contact'];
 }
 
 type Plan =
@@ -52,7 +53,7 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   if (row.deletedAt) {
     return link && !link.remoteDeletedAt && settings.deletePolicy === 'propagate' ? { kind: 'remove', work } : { kind: 'nothing', work };
   }
-  const current = outboundFields(syncFieldsOf(row), settings.directions);
+  const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
   const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields>;
   const fields = changedSince(link ? base : {}, current);
   if (link && Object.keys(fields).length === 0) return { kind: 'nothing', work };

@@ -1,13 +1,13 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from './db.ts';
-import { opportunities, remoteLinks, syncEvents } from './schema.ts';
+import { contacts, opportunities, opportunityContacts, remoteLinks, syncEvents } from './schema.ts';
 import type { SyncFields } from './sync-fields.ts';
 
 export type OpportunityRow = typeof opportunities.$inferSelect;
 export type LinkRow = typeof remoteLinks.$inferSelect;
 
 /** The canonical fields that sync, read from an opportunity row. */
-export function syncFieldsOf(row: OpportunityRow): SyncFields {
+export function syncFieldsOf(row: OpportunityRow, contact: SyncFields['contact'] = null): SyncFields {
   return {
     title: row.title,
     description: row.description,
@@ -20,6 +20,7 @@ export function syncFieldsOf(row: OpportunityRow): SyncFields {
     lostReason: row.lostReason,
     assigneeId: row.assigneeId,
     attributes: row.attributes,
+    contact,
   };
 }
 
@@ -32,7 +33,13 @@ export async function loadForPush(db: Executor, connectionId: string, opportunit
     .from(remoteLinks)
     .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.opportunityId, opportunityIds)));
   const linkOf = new Map(links.map((l) => [l.opportunityId, l]));
-  return rows.map((row) => ({ row, link: linkOf.get(row.id) }));
+  const primaries = await db
+    .select({ opportunityId: opportunityContacts.opportunityId, email: contacts.email, name: contacts.name })
+    .from(opportunityContacts)
+    .innerJoin(contacts, eq(contacts.id, opportunityContacts.contactId))
+    .where(and(inArray(opportunityContacts.opportunityId, opportunityIds), eq(opportunityContacts.isPrimary, true)));
+  const contactOf = new Map(primaries.map((p) => [p.opportunityId, { email: p.email, name: p.name }]));
+  return rows.map((row) => ({ row, link: linkOf.get(row.id), contact: contactOf.get(row.id) ?? null }));
 }
 
 export interface LinkUpdate {

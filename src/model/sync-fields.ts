@@ -16,6 +16,8 @@ export interface SyncFields {
   lostReason: string | null;
   assigneeId: string | null;
   attributes: Record<string, unknown>;
+  /** The primary contact, by the identity CRMs match people on: the email (and a name to create one). */
+  contact: { email: string | null; name: string } | null;
 }
 
 /** Per connection: how canonical keys and ids translate to the CRM's. Built in the connection settings. */

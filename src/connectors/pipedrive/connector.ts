@@ -22,6 +22,8 @@ export const pipedriveCosts = {
   addDealField: 5,
   listStages: 5,
   listPipelines: 5,
+  searchPersons: 20,
+  addPerson: 5,
   v1: 20,
 } as const;
 
@@ -35,6 +37,7 @@ export class PipedriveConnector implements CrmConnector {
   private readonly pipelines: v2.PipelinesApi;
   private readonly users: v1.UsersApi;
   private readonly webhooks: v1.WebhooksApi;
+  private readonly persons: v2.PersonsApi;
   private readonly pacer: Pacer;
 
   constructor(auth: PipedriveAuth & { pacer: Pacer }) {
@@ -45,6 +48,7 @@ export class PipedriveConnector implements CrmConnector {
     this.pipelines = new v2.PipelinesApi(configs.v2);
     this.users = new v1.UsersApi(configs.v1);
     this.webhooks = new v1.WebhooksApi(configs.v1);
+    this.persons = new v2.PersonsApi(configs.v2);
     this.pacer = auth.pacer;
   }
 
@@ -101,6 +105,7 @@ export class PipedriveConnector implements CrmConnector {
     const results: PushResult[] = [];
     for (const request of requests) {
       const { input, problems } = toPipedrive(request.canonicalId, request.fields, settings);
+      if (request.fields.contact !== undefined) input.person_id = await this.personFor(request.fields.contact, problems);
       // Searching costs 20 tokens, so only a create that may have happened before searches first.
       const remoteId = request.remoteId ? Number(request.remoteId) : request.mayExist ? await this.findByCanonicalId(request.canonicalId) : undefined;
       const written = remoteId
@@ -114,6 +119,23 @@ export class PipedriveConnector implements CrmConnector {
       });
     }
     return results;
+  }
+
+  /** The primary contact as a Pipedrive person: found by email, or created. */
+  private async personFor(contact: { email: string | null; name: string } | null, problems: PushResult['problems']): Promise<number | null> {
+    if (!contact) return null;
+    if (!contact.email) {
+      problems.push({ field: 'contact', value: contact.name, message: 'a contact without an email is not synced to Pipedrive' });
+      return null;
+    }
+    const email = contact.email;
+    const found = await this.call(pipedriveCosts.searchPersons, () => this.persons.searchPersons({ term: email, fields: 'email', exact_match: true }));
+    const existing = found.data?.items?.[0]?.item?.id;
+    if (existing) return existing;
+    const created = await this.call(pipedriveCosts.addPerson, () =>
+      this.persons.addPerson({ AddPersonRequest: { name: contact.name, emails: [{ value: email, primary: true, label: 'work' }] } }),
+    );
+    return created.data!.id!;
   }
 
   /** Webhooks v2 for every deal event, with HTTP basic auth that only this connection knows. */

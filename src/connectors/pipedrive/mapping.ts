@@ -11,6 +11,7 @@ export interface PipedriveDealInput {
   lost_reason?: string | null;
   probability?: number | null;
   owner_id?: number;
+  person_id?: number | null;
   custom_fields?: Record<string, unknown>;
 }
 
