@@ -109,6 +109,15 @@ describe('outbound sync', () => {
     }
     const contactsSearch = await (await fetch(`${sandboxes.hubspot.baseUrl}/crm/v3/objects/contacts/search`, { method: 'POST', headers: { authorization: `Bearer ${sandboxes.hubspot.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: 'pat@buyer.test' }] }] }) })).json() as Json;
     expect(contactsSearch.total).toBe(1);
+
+    const other = (await client.request('POST', '/v1/contacts', { name: 'Sam Other', email: 'sam@other.test' })).json();
+    await client.request('PATCH', `/v1/opportunities/${first.id}`, { contactId: other.id });
+    await eventually(outboxEmpty(client.accountId), 'the contact change is pushed');
+    const deal = (await state(sandboxes.hubspot.baseUrl)).deals.find((d: Json) => d.properties.crm_sync_id === first.id);
+    const now = await (await fetch(`${sandboxes.hubspot.baseUrl}/crm/v4/objects/deals/${deal.id}/associations/contacts`, { headers: { authorization: `Bearer ${sandboxes.hubspot.token}` } })).json() as Json;
+    expect(now.results).toHaveLength(1);
+    const samPerson = (await state(sandboxes.pipedrive.baseUrl)).deals.find((d: Json) => d.custom_fields[key] === first.id).person_id;
+    expect(samPerson).not.toBe(persons.data.items[0].item.id);
   });
 
   it('sends only what changed, coalescing rapid edits, and closes deals the CRM’s way', async () => {

@@ -27,6 +27,8 @@ export interface PushRequest {
   fields: Partial<SyncFields>;
   /** A create that was attempted before (a crashed or failed flush): the deal may already exist. */
   mayExist?: boolean;
+  /** The primary contact the CRM had before, when `fields.contact` replaces it. */
+  replacedContact?: SyncFields['contact'];
 }
 
 export interface PushResult {

@@ -57,7 +57,8 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields>;
   const fields = changedSince(link ? base : {}, current);
   if (link && Object.keys(fields).length === 0) return { kind: 'nothing', work };
-  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1 } };
+  const replacedContact = 'contact' in fields ? (base.contact ?? null) : undefined;
+  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1, replacedContact } };
 }
 
 export interface FlushOutcome {

@@ -92,6 +92,9 @@ export class HubSpotConnector implements CrmConnector {
       const byCanonicalId = new Map(response.results.map((d) => [d.properties[settings.canonicalIdField], d]));
       for (const { request, problems } of mapped) {
         const deal = byCanonicalId.get(request.canonicalId);
+        if (deal && request.replacedContact?.email && request.replacedContact.email !== request.fields.contact?.email) {
+          await this.dissociateContact(deal.id, request.replacedContact.email);
+        }
         if (deal && request.fields.contact) problems.push(...(await this.associateContact(deal.id, request.fields.contact)));
         results.push({
           canonicalId: request.canonicalId,
@@ -105,17 +108,27 @@ export class HubSpotConnector implements CrmConnector {
     return results;
   }
 
-  /** The primary contact, found by email or created, associated with the deal (HubSpot's default type). */
-  private async associateContact(dealId: string, contact: { email: string | null; name: string }) {
-    if (!contact.email) return [{ field: 'contact', value: contact.name, message: 'a contact without an email is not synced to HubSpot' }];
-    const email = contact.email;
+  private async contactIdByEmail(email: string): Promise<string | undefined> {
     const found = await this.call(
       () => this.client.crm.contacts.searchApi.doSearch({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ' as never, value: email }] }], properties: ['email'], limit: 1 }),
       'search',
     );
+    return found.results[0]?.id;
+  }
+
+  /** Only the association we made goes: contacts a person added in HubSpot stay. */
+  private async dissociateContact(dealId: string, email: string) {
+    const contactId = await this.contactIdByEmail(email);
+    if (contactId) await this.call(() => this.client.crm.associations.v4.basicApi.archive('deals', dealId, 'contacts', contactId));
+  }
+
+  /** The primary contact, found by email or created, associated with the deal (HubSpot's default type). */
+  private async associateContact(dealId: string, contact: { email: string | null; name: string }) {
+    if (!contact.email) return [{ field: 'contact', value: contact.name, message: 'a contact without an email is not synced to HubSpot' }];
+    const email = contact.email;
     const [firstname, ...rest] = contact.name.split(' ');
     const contactId =
-      found.results[0]?.id ??
+      (await this.contactIdByEmail(email)) ??
       (await this.call(() => this.client.crm.contacts.basicApi.create({ properties: { email, firstname: firstname ?? '', lastname: rest.join(' ') }, associations: [] }))).id;
     await this.call(() => this.client.crm.associations.v4.basicApi.createDefault('deals', dealId, 'contacts', contactId));
     return [];
