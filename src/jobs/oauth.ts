@@ -3,7 +3,7 @@ import { v2 } from 'pipedrive';
 import { CrmError } from '../connectors/errors.ts';
 import { hubspotError } from '../connectors/hubspot/errors.ts';
 import { pipedriveError } from '../connectors/pipedrive/errors.ts';
-import { connectionForWorker, updateCredentials } from '../model/connections.ts';
+import { connectionForWorker, updateCredentials, type ConnectionRow } from '../model/connections.ts';
 import type { Provider } from '../model/schema.ts';
 import { open, seal } from '../model/secrets.ts';
 import type { Credentials, OAuthCredentials } from './connectors.ts';
@@ -69,7 +69,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * refreshes (a Redis lock); the others wait for it and read the new token from the database, so a
  * hundred busy workers make one refresh, not a hundred.
  */
-export async function freshCredentials(deps: SyncDeps & { oauthApps?: Partial<Record<Provider, OAuthApp>> }, connectionId: string): Promise<Credentials> {
+export async function freshCredentials(
+  deps: SyncDeps & { oauthApps?: Partial<Record<Provider, OAuthApp>> },
+  connectionId: string,
+  current?: ConnectionRow,
+): Promise<Credentials> {
   const keyring = requireKeyring(deps);
   const read = async () => {
     const row = await connectionForWorker(deps.db, connectionId);
@@ -77,7 +81,8 @@ export async function freshCredentials(deps: SyncDeps & { oauthApps?: Partial<Re
     return { row, credentials: JSON.parse(open(row.credentials, keyring)) as Credentials };
   };
   const stale = (c: Credentials) => 'refreshToken' in c && c.expiresAt - Date.now() < refreshMargin(c);
-  const first = await read();
+  // The caller usually has the row already: only a refresh needs to read it again.
+  const first = current ? { row: current, credentials: JSON.parse(open(current.credentials, keyring)) as Credentials } : await read();
   if (!stale(first.credentials)) return first.credentials;
   const lock = `${deps.prefix}:refresh:${connectionId}`;
   while (!(await deps.redis.set(lock, '1', 'PX', LOCK_MS, 'NX'))) {

@@ -75,7 +75,7 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   const connection = await connectionForWorker(deps.db, connectionId);
   if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
   const settings = connectionSettingsSchema.parse(connection.settings);
-  const credentials = await freshCredentials(deps, connectionId);
+  const credentials = await freshCredentials(deps, connectionId, connection);
   const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
 

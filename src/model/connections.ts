@@ -6,6 +6,7 @@ import { conflict, invalid, notFound } from './errors.ts';
 import { connections, outbox, providers, remoteLinks, type Provider } from './schema.ts';
 
 type Row = typeof connections.$inferSelect;
+export type ConnectionRow = Row;
 
 export const connectionView = z
   .object({
