@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { buildServer } from './api/server.ts';
 import { Redis } from 'ioredis';
 import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
-import { createQueues } from './jobs/queues.ts';
+import { closeQueues, createQueues } from './jobs/queues.ts';
 import { startWorkers } from './jobs/worker.ts';
 import { createLogger } from './log.ts';
 import { createAccount, createApiKey, revokeApiKey } from './model/accounts.ts';
@@ -83,13 +83,13 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
-  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound } }) : undefined;
+  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } }) : undefined;
   const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
     await app?.close();
     await workers?.close();
-    await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+    await closeQueues(queues);
     await close();
     process.exit(0);
   };

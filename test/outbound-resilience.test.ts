@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
-import { createQueues } from '../src/jobs/queues.ts';
+import { closeQueues, createQueues } from '../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { eventually, startSandboxes } from './support/sync.ts';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   const deps = { db: database.db, redis, prefix: 'crm-sync', keyring: { current: key }, publicUrl: 'http://127.0.0.1:9' };
   queues = createQueues(redis, 'crm-sync');
-  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound } });
+  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } });
   api = { database, app, close: async () => {} };
   sandboxes = await startSandboxes(41);
   client = await newAccount(api, 'Resilience');
@@ -73,7 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers) worker.kill('SIGKILL');
   await api.app.close();
-  await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+  await closeQueues(queues);
   await redis.quit();
   redisServer.kill('SIGKILL');
   await sandboxes.close();

@@ -92,7 +92,7 @@ beforeAll(async () => {
   const connection = redis.connect();
   queues = createQueues(connection, redis.prefix);
   const setup = { db: api.database.db, redis: connection, prefix: redis.prefix, keyring, publicUrl: 'http://127.0.0.1:9' };
-  syncApp = await buildServer({ db: api.database.db, logger: false, sync: { setup, outbound: queues.outbound } });
+  syncApp = await buildServer({ db: api.database.db, logger: false, sync: { setup, outbound: queues.outbound, inbound: queues.inbound } });
   await syncApp.ready();
 });
 
@@ -100,6 +100,7 @@ afterAll(async () => {
   await syncApp?.close();
   await queues?.outbound.close();
   await queues?.maintenance.close();
+  await queues?.inbound.close();
   await redis?.close();
   await api.close();
 });

@@ -7,6 +7,7 @@ import type { SetupDeps } from '../jobs/connection-setup.ts';
 import { notifyAccount } from '../jobs/notify.ts';
 import type { Database } from '../model/db.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { webhookReceivers } from '../webhooks/receivers.ts';
 import { requireApiKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
 import { registerProblemHandlers, sendProblem } from './problem.ts';
@@ -21,7 +22,7 @@ export interface ServerOptions {
   db: Database;
   logger: FastifyBaseLogger | false;
   /** With it, /v1/connections is served and every canonical change asks for an outbound flush. */
-  sync?: { setup: SetupDeps; outbound: Queue };
+  sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue };
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -54,6 +55,10 @@ export async function buildServer({ db, logger, sync }: ServerOptions): Promise<
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  if (sync) {
+    const { keyring, publicUrl, hubspotClientSecret } = sync.setup;
+    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, hubspotClientSecret });
+  }
   await app.register(
     async (v1) => {
       requireApiKey(v1, db);

@@ -4,6 +4,24 @@ import { z } from 'zod';
 
 export const OUTBOUND_QUEUE = 'outbound';
 export const MAINTENANCE_QUEUE = 'maintenance';
+export const INBOUND_QUEUE = 'inbound';
+
+/** One webhook delivery for one connection, as received (events are parsed and checked by the processor). */
+export const inboundDelivery = z.object({
+  connectionId: z.uuid(),
+  provider: z.enum(['hubspot', 'pipedrive']),
+  receivedAt: z.number(),
+  events: z.array(z.unknown()).min(1),
+});
+export type InboundDelivery = z.infer<typeof inboundDelivery>;
+
+/** Inbound retries: exponential from 1 s, 10 attempts (about 17 minutes); reconciliation catches the rest. */
+export const inboundJobOptions: JobsOptions = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
 
 export const flushJob = z.object({ connectionId: z.uuid() });
 
@@ -26,9 +44,14 @@ export function createQueues(connection: Redis, prefix: string) {
   return {
     outbound: new Queue(OUTBOUND_QUEUE, { connection, prefix }),
     maintenance: new Queue(MAINTENANCE_QUEUE, { connection, prefix }),
+    inbound: new Queue(INBOUND_QUEUE, { connection, prefix }),
   };
 }
 export type Queues = ReturnType<typeof createQueues>;
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((queue) => queue.close()));
+}
 
 /**
  * One waiting flush per connection: BullMQ deduplicates by id, and the running flush releases the
@@ -36,4 +59,9 @@ export type Queues = ReturnType<typeof createQueues>;
  */
 export async function enqueueFlush(queue: Queue, connectionId: string): Promise<void> {
   await queue.add('flush', { connectionId }, { ...flushJobOptions, deduplication: { id: `flush:${connectionId}` } });
+}
+
+/** Resolves only once Redis has the job: the webhook is acknowledged after this, never before. */
+export async function enqueueDelivery(queue: Queue, delivery: InboundDelivery): Promise<void> {
+  await queue.add('delivery', delivery, inboundJobOptions);
 }

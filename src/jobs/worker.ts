@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CrmError } from '../connectors/errors.ts';
 import { connectionsWithWork } from '../model/outbox.ts';
 import { flushConnection, type SyncDeps } from './outbound.ts';
-import { createQueues, enqueueFlush, flushJob, MAINTENANCE_QUEUE, OUTBOUND_QUEUE, SWEEP_EVERY_MS, type Queues } from './queues.ts';
+import { closeQueues, createQueues, enqueueFlush, flushJob, MAINTENANCE_QUEUE, OUTBOUND_QUEUE, SWEEP_EVERY_MS, type Queues } from './queues.ts';
 
 export interface Workers {
   queues: Queues;
@@ -45,7 +45,7 @@ export async function startWorkers(deps: SyncDeps, options: { concurrency?: numb
     queues,
     async close() {
       await Promise.all([outbound.close(), maintenance.close()]);
-      await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+      await closeQueues(queues);
       await connection.quit();
     },
   };

@@ -126,3 +126,12 @@ export async function connectionIdsOfAccount(db: Executor, accountId: string): P
 export async function updateCredentials(db: Executor, id: string, credentials: string, credentialsKeyId: string) {
   await db.update(connections).set({ credentials, credentialsKeyId, updatedAt: new Date() }).where(eq(connections.id, id));
 }
+
+/** Webhook routing: the connections of one CRM account (HubSpot portalId, Pipedrive company id). */
+export async function connectionByRemoteAccount(db: Executor, provider: Provider, remoteAccountId: string): Promise<Row | undefined> {
+  const [row] = await db
+    .select()
+    .from(connections)
+    .where(and(eq(connections.provider, provider), eq(connections.remoteAccountId, remoteAccountId)));
+  return row;
+}

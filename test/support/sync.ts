@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import type { SyncDeps } from '../../src/jobs/outbound.ts';
-import { createQueues } from '../../src/jobs/queues.ts';
+import { closeQueues, createQueues } from '../../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../../src/sandbox/pipedrive/index.ts';
@@ -13,12 +13,12 @@ import { testRedis } from './redis.ts';
  * The whole outbound path on real parts: a fresh database, Redis under a prefix of its own, the API
  * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
  */
-export async function startSyncStack(options: { sweepEveryMs?: number; oauthApps?: SyncDeps['oauthApps'] } = {}) {
+export async function startSyncStack(options: { sweepEveryMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string } = {}) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
-  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: 'http://127.0.0.1:9', oauthApps: options.oauthApps };
+  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps };
   const queues = createQueues(deps.redis, deps.prefix);
-  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound } });
+  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500 });
   return {
     database,
@@ -29,7 +29,7 @@ export async function startSyncStack(options: { sweepEveryMs?: number; oauthApps
     async close() {
       await app.close();
       await workers.close();
-      await Promise.all([queues.outbound.close(), queues.maintenance.close()]);
+      await closeQueues(queues);
       await redis.close();
       await database.drop();
     },
