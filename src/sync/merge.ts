@@ -1,0 +1,96 @@
+import type { SyncFields } from '../model/sync-fields.ts';
+
+export type Policy = 'newest' | 'canonical' | 'remote';
+type Direction = 'both' | 'inbound' | 'outbound';
+
+export interface MergeInput {
+  /** The values last agreed with this CRM (the link's base snapshot). */
+  base: Partial<SyncFields>;
+  /** The canonical opportunity now. */
+  local: Partial<SyncFields>;
+  /** The CRM's deal now, mapped to canonical terms; only the fields it speaks about. */
+  remote: Partial<SyncFields>;
+  /** When each canonical field last changed (opportunities.field_changed_at; attributes as `attributes.<key>`). */
+  localChangedAt: Record<string, string>;
+  /** When the remote side last changed: its deal version (or a per-field time when the CRM gives one). */
+  remoteChangedAt: Date;
+  policy: { default: Policy; fields: Partial<Record<keyof SyncFields, Policy>> };
+  directions: Partial<Record<keyof SyncFields, Direction>>;
+}
+
+export interface Conflict {
+  field: string;
+  local: unknown;
+  remote: unknown;
+  rule: Policy;
+  winner: 'canonical' | 'remote';
+}
+
+export interface MergeResult {
+  /** Fields to write to the canonical opportunity. */
+  toCanonical: Partial<SyncFields>;
+  /** The new base snapshot for this link. */
+  base: Partial<SyncFields>;
+  conflicts: Conflict[];
+  /** Nothing came in: every remote value equals the base (our own write coming back, or a repeat). */
+  echo: boolean;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** The CRMs know no "abandoned": a lost deal whose base is abandoned has not changed state. */
+function unchanged(field: string, base: unknown, remote: unknown): boolean {
+  if (field === 'state' && base === 'abandoned' && remote === 'lost') return true;
+  return same(base, remote);
+}
+
+type Decision = { take: boolean; conflict?: Conflict };
+
+function decide(field: string, key: keyof SyncFields, values: { base: unknown; local: unknown; remote: unknown }, input: MergeInput): Decision | undefined {
+  const { base, local, remote } = values;
+  if (unchanged(field, base, remote)) return undefined; // nothing came in
+  const direction = input.directions[key] ?? 'both';
+  if (direction === 'outbound') return { take: false };
+  if (same(local, base) || same(local, remote)) return { take: true };
+  const rule: Policy = direction === 'inbound' ? 'remote' : (input.policy.fields[key] ?? input.policy.default);
+  const localAt = Date.parse(input.localChangedAt[field] ?? '') || 0;
+  const remoteWins = rule === 'remote' || (rule === 'newest' && input.remoteChangedAt.getTime() > localAt);
+  return { take: remoteWins, conflict: { field, local, remote, rule, winner: remoteWins ? 'remote' : 'canonical' } };
+}
+
+/**
+ * The three-way merge of one deal, field by field (attributes key by key). remote == base: nothing
+ * came in. local == base: take the remote value. Both moved apart: a conflict, decided by the
+ * field's policy (newest change time by default) and reported. The base moves to whatever both
+ * sides now agree on; where canonical won, the outbound flush will carry it to the CRM.
+ */
+export function mergeDeal(input: MergeInput): MergeResult {
+  const toCanonical: Partial<SyncFields> = {};
+  const base: Partial<SyncFields> = { ...input.base };
+  const conflicts: Conflict[] = [];
+  let incoming = false;
+  for (const key of Object.keys(input.remote) as (keyof SyncFields)[]) {
+    if (key === 'attributes') continue;
+    const decision = decide(key, key, { base: input.base[key], local: input.local[key], remote: input.remote[key] }, input);
+    if (!decision) continue;
+    incoming = true;
+    if (decision.conflict) conflicts.push(decision.conflict);
+    if (decision.take) {
+      (toCanonical as Record<string, unknown>)[key] = input.remote[key];
+      (base as Record<string, unknown>)[key] = input.remote[key];
+    }
+  }
+  const remoteAttributes = input.remote.attributes ?? {};
+  for (const attribute of Object.keys(remoteAttributes)) {
+    const values = { base: input.base.attributes?.[attribute], local: input.local.attributes?.[attribute], remote: remoteAttributes[attribute] };
+    const decision = decide(`attributes.${attribute}`, 'attributes', values, input);
+    if (!decision) continue;
+    incoming = true;
+    if (decision.conflict) conflicts.push(decision.conflict);
+    if (decision.take) {
+      toCanonical.attributes = { ...toCanonical.attributes, [attribute]: values.remote };
+      base.attributes = { ...base.attributes, [attribute]: values.remote };
+    }
+  }
+  return { toCanonical, base, conflicts, echo: !incoming };
+}
