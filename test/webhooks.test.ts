@@ -27,7 +27,9 @@ let publicUrl: string;
 let hubspotConnection: Json;
 let pipedriveConnection: Json;
 
-const queued = async () => (await stack.queues.inbound.getJobs(['waiting', 'delayed', 'active'])).map((j) => j.data as Json);
+// The stack's inbound worker processes deliveries, so a queued delivery may already be done.
+const queued = async () =>
+  (await stack.queues.inbound.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).map((j) => j.data as Json);
 const control = (baseUrl: string, path: string, body: unknown = {}) =>
   fetch(`${baseUrl}/_sandbox${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Json>);
 

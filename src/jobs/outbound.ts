@@ -54,9 +54,11 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
     return link && !link.remoteDeletedAt && settings.deletePolicy === 'propagate' ? { kind: 'remove', work } : { kind: 'nothing', work };
   }
   const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
-  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields>;
+  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
   const fields = changedSince(link ? base : {}, current);
-  if (link && Object.keys(fields).length === 0) return { kind: 'nothing', work };
+  // A deal made in the CRM does not carry our id yet: the first push writes it even with nothing else to send.
+  const tagged = base.canonicalId === row.id;
+  if (link && tagged && Object.keys(fields).length === 0) return { kind: 'nothing', work };
   const replacedContact = 'contact' in fields ? (base.contact ?? null) : undefined;
   return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1, replacedContact } };
 }
@@ -151,7 +153,8 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       if (!result?.remoteId) continue;
       const base = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields>;
       const problems = result.problems.length ? { mapping: result.problems } : null;
-      links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot: baseAfterPush(base, p.request.fields), lastError: problems, remoteDeletedAt: null });
+      const baseSnapshot = { ...baseAfterPush(base, p.request.fields), canonicalId: opportunityId };
+      links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }
     await savePushedLinks(tx, links);

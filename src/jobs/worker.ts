@@ -2,20 +2,19 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CrmError } from '../connectors/errors.ts';
 import { connectionsWithWork } from '../model/outbox.ts';
 import { flushConnection, type SyncDeps } from './outbound.ts';
-import { closeQueues, createQueues, enqueueFlush, flushJob, MAINTENANCE_QUEUE, OUTBOUND_QUEUE, SWEEP_EVERY_MS, type Queues } from './queues.ts';
+import { closeQueues, createQueues, enqueueFlush, flushJob, INBOUND_QUEUE, inboundDelivery, MAINTENANCE_QUEUE, OUTBOUND_QUEUE, SWEEP_EVERY_MS, type Queues } from './queues.ts';
+import { processDelivery } from './inbound.ts';
+import { notifyAccount } from './notify.ts';
 
 export interface Workers {
   queues: Queues;
   close(): Promise<void>;
 }
 
-async function flush(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
-  const { connectionId } = flushJob.parse(job.data);
-  await job.removeDeduplicationKey();
+/** CRM failures in BullMQ's terms: a rate limit delays the job, a fatal error stops its retries. */
+async function withCrmErrors<T>(job: Job, token: string | undefined, work: () => Promise<T>): Promise<T> {
   try {
-    const outcome = await flushConnection(deps, connectionId);
-    if (outcome.more) await enqueueFlush(queues.outbound, connectionId);
-    return outcome;
+    return await work();
   } catch (error) {
     if (error instanceof CrmError && error.code === 'rate_limited') {
       // Waiting out a rate limit is not a failure: the job comes back when the CRM allows it.
@@ -25,6 +24,35 @@ async function flush(deps: SyncDeps, queues: Queues, job: Job, token: string | u
     if (error instanceof CrmError && !error.retryable) throw new UnrecoverableError(error.message);
     throw error;
   }
+}
+
+async function flush(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
+  const { connectionId } = flushJob.parse(job.data);
+  await job.removeDeduplicationKey();
+  return withCrmErrors(job, token, async () => {
+    const outcome = await flushConnection(deps, connectionId);
+    if (outcome.more) await enqueueFlush(queues.outbound, connectionId);
+    return outcome;
+  });
+}
+
+/** How long a delivery for a paused connection waits before it looks again. */
+const PAUSED_RETRY_MS = 30_000;
+
+async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
+  const delivery = inboundDelivery.parse(job.data);
+  return withCrmErrors(job, token, async () => {
+    const outcome = await processDelivery(deps, delivery);
+    if (outcome === 'paused') {
+      // A paused connection keeps its events: they wait in the queue until it is resumed.
+      await job.moveToDelayed(Date.now() + PAUSED_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    if (outcome !== 'gone' && outcome.applied + outcome.created + outcome.deleted > 0) {
+      await notifyAccount(deps.db, queues.outbound, outcome.accountId);
+    }
+    return outcome;
+  });
 }
 
 async function sweep(deps: SyncDeps, queues: Queues) {
@@ -40,11 +68,12 @@ export async function startWorkers(deps: SyncDeps, options: { concurrency?: numb
   const workerOptions = { connection, prefix: deps.prefix };
   const outbound = new Worker(OUTBOUND_QUEUE, (job, token) => flush(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => sweep(deps, queues), workerOptions);
+  const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => inbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   await queues.maintenance.upsertJobScheduler('sweep', { every: options.sweepEveryMs ?? SWEEP_EVERY_MS }, { name: 'sweep' });
   return {
     queues,
     async close() {
-      await Promise.all([outbound.close(), maintenance.close()]);
+      await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close()]);
       await closeQueues(queues);
       await connection.quit();
     },

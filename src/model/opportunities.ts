@@ -18,7 +18,7 @@ import { accounts, opportunities, opportunityContacts, type OpportunityState } f
 type Row = typeof opportunities.$inferSelect;
 
 /** The columns a change may touch; everything else (ids, version, times) is the store's business. */
-type FieldChanges = Partial<
+export type FieldChanges = Partial<
   Pick<
     Row,
     | 'title'
@@ -170,6 +170,11 @@ async function writeFields(tx: Executor, row: Row, values: Partial<Row>): Promis
     }
     throw error;
   }
+}
+
+/** Changes that arrive from a CRM (see remote-changes.ts): the same writing path as the API's. */
+export function applyFieldChanges(tx: Executor, row: Row, changes: FieldChanges) {
+  return applyChanges(tx, row, changes);
 }
 
 /** Attribute values after a change: `null` removes a key, anything else sets it. */

@@ -78,20 +78,30 @@ export class HubSpotConnector implements CrmConnector {
     return name;
   }
 
-  /** Creates and updates alike go through batch upsert by the canonical id: a retried create never duplicates. */
+  /**
+   * Creates go through batch upsert by the canonical id, so a retried create never duplicates;
+   * updates go by HubSpot's own id (a deal made in HubSpot has no canonical id until we write it).
+   */
   async push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]> {
     const results: PushResult[] = [];
     for (const batch of chunks(requests, BATCH)) {
       const mapped = batch.map((r) => ({ request: r, ...toHubSpot(r.canonicalId, r.fields, settings) }));
-      const inputs = mapped.map(({ request, properties }) => ({
-        id: request.canonicalId,
-        idProperty: settings.canonicalIdField,
-        properties: properties as Record<string, string>,
-      }));
-      const response = await this.call(() => this.client.crm.deals.batchApi.upsert({ inputs }));
-      const byCanonicalId = new Map(response.results.map((d) => [d.properties[settings.canonicalIdField], d]));
+      const creates = mapped.filter((m) => !m.request.remoteId);
+      const updates = mapped.filter((m) => m.request.remoteId);
+      const written = new Map<string, { id: string; properties: Record<string, string | null>; updatedAt: Date }>();
+      if (creates.length) {
+        const inputs = creates.map(({ request, properties }) => ({ id: request.canonicalId, idProperty: settings.canonicalIdField, properties: properties as Record<string, string> }));
+        const response = await this.call(() => this.client.crm.deals.batchApi.upsert({ inputs }));
+        for (const deal of response.results) written.set(deal.properties[settings.canonicalIdField] ?? '', deal);
+      }
+      if (updates.length) {
+        const inputs = updates.map(({ request, properties }) => ({ id: request.remoteId!, properties: properties as Record<string, string> }));
+        const response = await this.call(() => this.client.crm.deals.batchApi.update({ inputs }));
+        const byRemoteId = new Map(updates.map((u) => [u.request.remoteId!, u.request.canonicalId]));
+        for (const deal of response.results) written.set(byRemoteId.get(deal.id) ?? '', deal);
+      }
       for (const { request, problems } of mapped) {
-        const deal = byCanonicalId.get(request.canonicalId);
+        const deal = written.get(request.canonicalId);
         if (deal && request.replacedContact?.email && request.replacedContact.email !== request.fields.contact?.email) {
           await this.dissociateContact(deal.id, request.replacedContact.email);
         }

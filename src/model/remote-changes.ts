@@ -1,0 +1,93 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Executor } from './db.ts';
+import { applyFieldChanges, createOpportunity, type FieldChanges } from './opportunities.ts';
+import { opportunities, remoteLinks } from './schema.ts';
+import type { SyncFields } from './sync-fields.ts';
+
+type Row = typeof opportunities.$inferSelect;
+
+/** Canonical fields from a CRM as column changes; a state change opens or closes as the API would. */
+function columnChanges(row: Row | undefined, fields: Partial<SyncFields>): FieldChanges {
+  const { contact: _contact, attributes, state, ...plain } = fields;
+  const changes: FieldChanges = { ...plain };
+  if (attributes) {
+    const merged = { ...(row?.attributes ?? {}) };
+    for (const [key, value] of Object.entries(attributes)) {
+      if (value === null || value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    changes.attributes = merged;
+  }
+  if (state && state !== row?.state) {
+    changes.state = state;
+    changes.closedAt = state === 'open' ? null : new Date();
+    changes.closedById = null;
+    if (state === 'open') changes.lostReason = null;
+  }
+  return changes;
+}
+
+/** Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection). */
+export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>) {
+  return applyFieldChanges(tx, row, columnChanges(row, fields));
+}
+
+/** A deal first seen in a CRM becomes a canonical opportunity. */
+export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>) {
+  const { title, description, amount, currency, closeDate, stage, probability, assigneeId, attributes } = fields;
+  const created = await createOpportunity(tx, accountId, {
+    title: title || 'Untitled deal',
+    description,
+    amount,
+    currency,
+    closeDate,
+    stage,
+    probability,
+    assigneeId,
+    attributes: attributes ?? {},
+  });
+  if (fields.state && fields.state !== 'open') {
+    const [row] = await tx.select().from(opportunities).where(eq(opportunities.id, created.id));
+    await applyRemoteFields(tx, row!, { state: fields.state, lostReason: fields.lostReason ?? null });
+  }
+  return created.id;
+}
+
+export async function lockOpportunityRow(tx: Executor, accountId: string, id: string): Promise<Row | undefined> {
+  const [row] = await tx
+    .select()
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.id, id), isNull(opportunities.deletedAt)))
+    .for('update');
+  return row;
+}
+
+/** The link of a remote deal, locked: one deal's inbound work runs one at a time, others in parallel. */
+export async function lockLinkByRemoteId(tx: Executor, connectionId: string, remoteId: string) {
+  const [link] = await tx
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.remoteId, remoteId)))
+    .for('update');
+  return link;
+}
+
+export async function savePulledLink(
+  tx: Executor,
+  link: { connectionId: string; opportunityId: string; remoteId: string },
+  values: { base: Partial<SyncFields>; remoteVersion: Date; remoteDeletedAt?: Date | null; lastError?: unknown },
+) {
+  const now = new Date();
+  const set = {
+    baseSnapshot: values.base as Record<string, unknown>,
+    remoteVersion: values.remoteVersion,
+    lastPulledAt: now,
+    updatedAt: now,
+    ...(values.remoteDeletedAt !== undefined ? { remoteDeletedAt: values.remoteDeletedAt } : {}),
+    ...(values.lastError !== undefined ? { lastError: values.lastError } : {}),
+  };
+  await tx
+    .insert(remoteLinks)
+    .values({ ...link, ...set })
+    .onConflictDoUpdate({ target: [remoteLinks.connectionId, remoteLinks.opportunityId], set: { remoteId: link.remoteId, ...set } });
+}

@@ -1,0 +1,106 @@
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAccount, type Client, type TestApi } from './support/api.ts';
+import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
+
+// Bodies read back from the API and the sandboxes.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+let stack: SyncStack;
+let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
+let client: Client;
+let pipedriveKey: string;
+
+const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
+const ui = (baseUrl: string, method: string, path: string, body: unknown = {}): Promise<Json> =>
+  fetch(`${baseUrl}/_sandbox/ui${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => (r.status === 204 ? undefined : r.json()));
+const hubspotDealOf = async (id: string) => (await state(sandboxes.hubspot.baseUrl)).deals.find((d: Json) => d.properties.crm_sync_id === id);
+const pipedriveDealOf = async (id: string) => (await state(sandboxes.pipedrive.baseUrl)).deals.find((d: Json) => d.custom_fields[pipedriveKey] === id);
+const opportunity = async (id: string): Promise<Json> => (await client.request('GET', `/v1/opportunities/${id}`)).json();
+
+beforeAll(async () => {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  sandboxes = await startSandboxes(71);
+  stack = await startSyncStack({ publicUrl });
+  await stack.app.listen({ port, host: '127.0.0.1' });
+  client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Inbound');
+  const hubspot = (await client.request('POST', '/v1/connections', { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret }, baseUrl: sandboxes.hubspot.baseUrl })).json();
+  const pipedrive = (await client.request('POST', '/v1/connections', { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl })).json();
+  pipedriveKey = pipedrive.settings.canonicalIdField;
+  const developer = { 'content-type': 'application/json' };
+  const app = `${sandboxes.hubspot.baseUrl}/webhooks/v3/${sandboxes.hubspot.appId}`;
+  await fetch(`${app}/settings?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'PUT', headers: developer, body: JSON.stringify({ targetUrl: hubspot.webhook.url }) });
+  for (const [eventType, propertyName] of [['deal.creation'], ['deal.deletion'], ['deal.propertyChange', 'amount'], ['deal.propertyChange', 'dealname'], ['deal.propertyChange', 'dealstage']]) {
+    await fetch(`${app}/subscriptions?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'POST', headers: developer, body: JSON.stringify({ eventType, propertyName, active: true }) });
+  }
+});
+afterAll(async () => {
+  await stack.close();
+  await sandboxes.close();
+});
+
+describe('inbound sync', () => {
+  let id: string;
+
+  it('takes a person’s HubSpot edit into the canonical store and on to Pipedrive', async () => {
+    id = (await client.request('PUT', '/v1/opportunities/by-external-ref/SO-7001', { title: 'Renewal', amount: '100.00', currency: 'EUR' })).json().id;
+    const deal = await eventually(() => hubspotDealOf(id), 'the deal reaches HubSpot');
+    await eventually(() => pipedriveDealOf(id), 'the deal reaches Pipedrive');
+    await ui(sandboxes.hubspot.baseUrl, 'PATCH', `/deals/${deal.id}`, { amount: '250' });
+    await eventually(async () => (await opportunity(id)).amount === '250', 'the canonical amount follows HubSpot', 20_000);
+    await eventually(async () => (await pipedriveDealOf(id))?.value === 250, 'Pipedrive follows', 20_000);
+    const events = await stack.database.sql`SELECT kind FROM sync_events WHERE opportunity_id = ${id} AND kind = 'pull_update'`;
+    expect(events.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('suppresses the echoes of its own writes: the version settles', async () => {
+    const settled = await eventually(async () => {
+      const before = (await opportunity(id)).version;
+      await new Promise((r) => setTimeout(r, 1500));
+      return (await opportunity(id)).version === before ? before : undefined;
+    }, 'no more versions', 20_000);
+    expect(settled).toBeGreaterThan(0);
+    const [{ n }] = await stack.database.sql`SELECT count(*)::int AS n FROM outbox`;
+    expect(n).toBe(0);
+  });
+
+  it('makes a deal created in Pipedrive a canonical opportunity and puts it in HubSpot', async () => {
+    const deal = await ui(sandboxes.pipedrive.baseUrl, 'POST', '/deals', { title: 'Born in Pipedrive', value: 75, currency: 'EUR' });
+    const created = await eventually(async () => (await client.request('GET', '/v1/opportunities?limit=500')).json().data.find((o: Json) => o.title === 'Born in Pipedrive'), 'the canonical opportunity', 20_000);
+    expect(created).toMatchObject({ amount: '75', currency: 'EUR', state: 'open' });
+    await eventually(() => hubspotDealOf(created.id), 'it reaches HubSpot', 20_000);
+    const [link] = await stack.database.sql`SELECT remote_id FROM remote_links WHERE opportunity_id = ${created.id} AND connection_id IN (SELECT id FROM connections WHERE provider = 'pipedrive')`;
+    expect(link!.remote_id).toBe(String(deal.id));
+  });
+
+  it('takes a deal created in HubSpot once, tags it with our id, and makes no second deal there', async () => {
+    const deal = await ui(sandboxes.hubspot.baseUrl, 'POST', '/deals', { dealname: 'Born in HubSpot', amount: '40' });
+    const created = await eventually(async () => (await client.request('GET', '/v1/opportunities?limit=500')).json().data.find((o: Json) => o.title === 'Born in HubSpot'), 'the canonical opportunity', 20_000);
+    await eventually(async () => (await hubspotDealOf(created.id))?.id === deal.id, 'the HubSpot deal carries our id', 20_000);
+    await eventually(() => pipedriveDealOf(created.id), 'it reaches Pipedrive', 20_000);
+    const named = (await state(sandboxes.hubspot.baseUrl)).deals.filter((d: Json) => d.properties.dealname === 'Born in HubSpot');
+    expect(named).toHaveLength(1);
+  });
+
+  it('closes the opportunity when a person marks the deal won in Pipedrive, and HubSpot follows', async () => {
+    const deal = await pipedriveDealOf(id);
+    await ui(sandboxes.pipedrive.baseUrl, 'POST', `/deals/${deal.id}/won`);
+    const won = await eventually(async () => {
+      const o = await opportunity(id);
+      return o.state === 'won' ? o : undefined;
+    }, 'the canonical state is won', 20_000);
+    expect(won.closedAt).not.toBeNull();
+    await eventually(async () => (await hubspotDealOf(id))?.properties.dealstage === 'closedwon', 'HubSpot moves to closed won', 20_000);
+  });
+});
