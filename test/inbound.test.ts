@@ -41,7 +41,7 @@ beforeAll(async () => {
   const developer = { 'content-type': 'application/json' };
   const app = `${sandboxes.hubspot.baseUrl}/webhooks/v3/${sandboxes.hubspot.appId}`;
   await fetch(`${app}/settings?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'PUT', headers: developer, body: JSON.stringify({ targetUrl: hubspot.webhook.url }) });
-  for (const [eventType, propertyName] of [['deal.creation'], ['deal.deletion'], ['deal.propertyChange', 'amount'], ['deal.propertyChange', 'dealname'], ['deal.propertyChange', 'dealstage']]) {
+  for (const [eventType, propertyName] of [['deal.creation'], ['deal.deletion'], ['deal.restore'], ['deal.propertyChange', 'amount'], ['deal.propertyChange', 'dealname'], ['deal.propertyChange', 'dealstage']]) {
     await fetch(`${app}/subscriptions?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'POST', headers: developer, body: JSON.stringify({ eventType, propertyName, active: true }) });
   }
 });
@@ -102,5 +102,28 @@ describe('inbound sync', () => {
     }, 'the canonical state is won', 20_000);
     expect(won.closedAt).not.toBeNull();
     await eventually(async () => (await hubspotDealOf(id))?.properties.dealstage === 'closedwon', 'HubSpot moves to closed won', 20_000);
+  });
+
+  it('keeps the opportunity when a deal is deleted in HubSpot (unlink), and relinks it on restore', async () => {
+    const kept = (await client.request('POST', '/v1/opportunities', { title: 'Deleted in HubSpot' })).json();
+    const deal = await eventually(() => hubspotDealOf(kept.id), 'the deal reaches HubSpot');
+    await ui(sandboxes.hubspot.baseUrl, 'DELETE', `/deals/${deal.id}`);
+    const linkOf = async () => (await stack.database.sql`SELECT remote_deleted_at FROM remote_links WHERE remote_id = ${deal.id}`)[0];
+    await eventually(async () => (await linkOf())?.remote_deleted_at !== null, 'the link is marked deleted', 20_000);
+    expect((await client.request('GET', `/v1/opportunities/${kept.id}`)).statusCode).toBe(200);
+    await ui(sandboxes.hubspot.baseUrl, 'POST', `/deals/${deal.id}/restore`);
+    await eventually(async () => (await linkOf())?.remote_deleted_at === null, 'the link is restored', 20_000);
+  });
+
+  it('deletes the opportunity when the connection propagates deletes', async () => {
+    const connections = (await client.request('GET', '/v1/connections')).json().data;
+    const pipedrive = connections.find((c: Json) => c.provider === 'pipedrive');
+    await client.request('PATCH', `/v1/connections/${pipedrive.id}`, { deletePolicy: 'propagate' });
+    const doomed = (await client.request('POST', '/v1/opportunities', { title: 'Deleted in Pipedrive' })).json();
+    const deal = await eventually(() => pipedriveDealOf(doomed.id), 'the deal reaches Pipedrive');
+    await ui(sandboxes.pipedrive.baseUrl, 'DELETE', `/deals/${deal.id}`);
+    await eventually(async () => (await client.request('GET', `/v1/opportunities/${doomed.id}`)).statusCode === 404, 'the opportunity is deleted', 20_000);
+    // HubSpot's connection keeps its default (unlink): the HubSpot deal stays.
+    expect((await hubspotDealOf(doomed.id))?.archived).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import { connectionForWorker, type ConnectionRow } from '../model/connections.ts
 import type { Executor } from '../model/db.ts';
 import { recordSyncEvents, syncFieldsOf, type SyncEvent } from '../model/links.ts';
 import { markDirty } from '../model/outbox.ts';
-import { applyRemoteFields, createFromRemote, lockLinkByRemoteId, lockOpportunityRow, savePulledLink } from '../model/remote-changes.ts';
+import { applyRemoteFields, createFromRemote, lockLinkByRemoteId, lockOpportunityRow, savePulledLink, softDeleteOpportunity } from '../model/remote-changes.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
 import { mergeDeal } from '../sync/merge.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
@@ -80,7 +80,10 @@ async function mergeOne(tx: Executor, connection: ConnectionRow, settings: Conne
   }
   const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
   if (state.deleted) {
-    if (!link.remoteDeletedAt) await savePulledLink(tx, keys, { base: link.baseSnapshot, remoteVersion: link.remoteVersion ?? new Date(0), remoteDeletedAt: new Date() });
+    if (link.remoteDeletedAt) return finish('stale');
+    await savePulledLink(tx, keys, { base: link.baseSnapshot, remoteVersion: link.remoteVersion ?? new Date(0), remoteDeletedAt: new Date() });
+    // unlink (the default) keeps the opportunity; propagate deletes it, and so from the other CRMs per their policy.
+    if (settings.deletePolicy === 'propagate') await softDeleteOpportunity(tx, connection.accountId, link.opportunityId);
     event(link.opportunityId, 'remote_delete', { rule: settings.deletePolicy, detail: { remoteId: link.remoteId } });
     return finish('deleted');
   }
@@ -97,7 +100,9 @@ async function mergeOne(tx: Executor, connection: ConnectionRow, settings: Conne
     policy: settings.conflictPolicy,
     directions: settings.directions,
   });
-  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, lastError: state.problems.length ? { mapping: state.problems } : null });
+  // A live deal whose link was marked deleted has been restored (HubSpot's recycle bin): relinked.
+  if (link.remoteDeletedAt) event(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
+  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError: state.problems.length ? { mapping: state.problems } : null });
   if (merged.echo) return finish('echoes');
   if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical);
   for (const c of merged.conflicts) event(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });

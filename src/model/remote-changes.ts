@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Executor } from './db.ts';
-import { applyFieldChanges, createOpportunity, type FieldChanges } from './opportunities.ts';
+import { applyFieldChanges, createOpportunity, deleteOpportunity, type FieldChanges } from './opportunities.ts';
 import { opportunities, remoteLinks } from './schema.ts';
 import type { SyncFields } from './sync-fields.ts';
 
@@ -90,4 +90,11 @@ export async function savePulledLink(
     .insert(remoteLinks)
     .values({ ...link, ...set })
     .onConflictDoUpdate({ target: [remoteLinks.connectionId, remoteLinks.opportunityId], set: { remoteId: link.remoteId, ...set } });
+}
+
+/** A remote deletion under the `propagate` policy: the canonical opportunity goes too (soft, as the API's). */
+export async function softDeleteOpportunity(tx: Executor, accountId: string, id: string) {
+  await deleteOpportunity(tx, accountId, id).catch((error: { status?: number }) => {
+    if (error.status !== 404) throw error; // already deleted
+  });
 }
