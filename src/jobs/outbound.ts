@@ -2,11 +2,11 @@ import type { Redis } from 'ioredis';
 import { CrmError } from '../connectors/errors.ts';
 import type { CrmConnector, PushRequest, PushResult } from '../connectors/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../model/connection-settings.ts';
-import { connectionForWorker, recordConnectionOutcome } from '../model/connections.ts';
+import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections.ts';
 import type { Database } from '../model/db.ts';
 import { DomainError } from '../model/errors.ts';
 import { loadForPush, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/links.ts';
-import { claimDirty, completeClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
+import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
 import type { Keyring } from '../model/secrets.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
 import { baseAfterPush, changedSince, outboundFields } from '../sync/diff.ts';
@@ -81,8 +81,28 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
 
-  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, deps.leaseMs ?? CLAIM_LEASE_MS);
+  const leaseMs = deps.leaseMs ?? CLAIM_LEASE_MS;
+  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, leaseMs);
   if (claims.length === 0) return { pushed: 0, removed: 0, more: false };
+  // A push can outlast the lease (rate-limit waits): renew it while this worker is alive, so no
+  // other worker takes the rows over and pushes them a second time.
+  const heartbeat = setInterval(() => void extendClaims(deps.db, claims, leaseMs).catch(() => {}), leaseMs / 3);
+  try {
+    return await flushClaims(deps, connection, settings, connector, pacer, claims);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function flushClaims(
+  deps: SyncDeps,
+  connection: ConnectionRow,
+  settings: ConnectionSettings,
+  connector: CrmConnector,
+  pacer: { coolDown(ms: number): Promise<void> },
+  claims: Claim[],
+): Promise<FlushOutcome> {
+  const connectionId = connection.id;
   const loaded = new Map((await loadForPush(deps.db, connectionId, claims.map((c) => c.opportunityId))).map((l) => [l.row.id, l]));
   const plans = claims.flatMap((claim) => {
     const found = loaded.get(claim.opportunityId);

@@ -77,3 +77,10 @@ export async function connectionsWithWork(db: Executor): Promise<string[]> {
     SELECT DISTINCT connection_id FROM outbox WHERE claimed_until IS NULL OR claimed_until < now()`);
   return [...rows].map((r) => r.connection_id);
 }
+
+/** Keeps a live flush's lease: a worker that dies stops extending it, and its rows become claimable. */
+export async function extendClaims(db: Executor, claims: Claim[], leaseMs: number): Promise<void> {
+  if (claims.length === 0) return;
+  const ids = sql.join(claims.map((c) => sql`${c.id}`), sql`, `);
+  await db.execute(sql`UPDATE outbox SET claimed_until = now() + make_interval(secs => ${leaseMs / 1000}) WHERE id IN (${ids})`);
+}
