@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from './db.ts';
 import { invalid, type FieldError } from './errors.ts';
 import { contacts, opportunityContacts, users } from './schema.ts';
@@ -31,8 +31,20 @@ export function normaliseContactSet(set: ContactSet): ContactSet {
   return { contactId: set.contactId, contactIds: others };
 }
 
-/** Replaces an opportunity's contacts. Rows go in id order so concurrent writers lock contacts alike. */
+/**
+ * Replaces an opportunity's contacts. The count triggers lock each contact they touch, old ones
+ * (on delete) before new ones (on insert); two writers swapping contacts would take those locks in
+ * opposite orders and deadlock. So every contact involved is locked first, in id order.
+ */
 export async function writeContactSet(db: Executor, accountId: string, opportunityId: string, set: ContactSet) {
+  const previous = await db
+    .select({ id: opportunityContacts.contactId })
+    .from(opportunityContacts)
+    .where(eq(opportunityContacts.opportunityId, opportunityId));
+  const involved = [...new Set([...previous.map((p) => p.id), ...(set.contactId ? [set.contactId] : []), ...set.contactIds])].sort();
+  if (involved.length) {
+    await db.execute(sql`SELECT 1 FROM contacts WHERE id IN (${sql.join(involved.map((id) => sql`${id}`), sql`, `)}) ORDER BY id FOR NO KEY UPDATE`);
+  }
   await db.delete(opportunityContacts).where(eq(opportunityContacts.opportunityId, opportunityId));
   const rows = [
     ...(set.contactId ? [{ contactId: set.contactId, isPrimary: true }] : []),
