@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { v1, v2 } from 'pipedrive';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { tokenCosts } from '../src/sandbox/pipedrive/costs.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
-import { specErrors, specTokenCosts } from './sandbox/pipedrive-spec.ts';
+import { specErrors } from './sandbox/pipedrive-spec.ts';
 
 // Bodies of raw requests: the tests check their shape against the spec.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -153,62 +152,6 @@ describe('Pipedrive sandbox through the official SDK, checked against the v2 spe
     expect(refreshed.access_token).not.toBe(token.access_token);
     expect((await viaOAuth.getDeals({})).data!.map((d) => d.title)).toEqual(['via OAuth']);
     await expect(oauth.authorize(code)).rejects.toThrow();
-  });
-
-  it('refuses a missing or wrong token with the real error body, by header or query', async () => {
-    const wrong = await fetch(`${sandbox.baseUrl}/api/v2/deals?api_token=nope`);
-    expect(wrong.status).toBe(401);
-    expect(await wrong.json()).toMatchObject({ success: false, error: 'unauthorized access' });
-    const right = await fetch(`${sandbox.baseUrl}/api/v2/deals?api_token=${sandbox.token}`);
-    expect(right.status).toBe(200);
-  });
-});
-
-describe('Pipedrive sandbox limits', () => {
-  it('charges each endpoint the token cost the spec gives it', async () => {
-    const fromSpec = await specTokenCosts();
-    for (const [route, cost] of Object.entries(tokenCosts).filter(([route]) => route.includes('/api/v2/'))) {
-      expect(fromSpec[route], route).toBe(cost);
-    }
-    const before = (await control('GET', '/state')).tokensSpentToday;
-    await deals.getDeals({});
-    await deals.addDeal({ AddDealRequest: { title: 'costly' } });
-    expect((await control('GET', '/state')).tokensSpentToday - before).toBe(10 + 5);
-  });
-
-  it('answers 429 past the 2-second burst and when the daily budget is spent, with the headers', async () => {
-    const small = await startPipedriveSandbox({ seed: 4, limits: { burstLimit: 2, dailyTokenBudget: 1000 } });
-    try {
-      const call = () => fetch(`${small.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': small.token } });
-      const first = await call();
-      expect(first.headers.get('x-ratelimit-limit')).toBe('2');
-      expect(first.headers.get('x-ratelimit-remaining')).toBe('1');
-      expect(Number(first.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
-      await call();
-      const limited = await call();
-      expect(limited.status).toBe(429);
-      expect(await limited.json()).toMatchObject({ success: false, error: 'Request over limit' });
-    } finally {
-      await small.close();
-    }
-    const tiny = await startPipedriveSandbox({ seed: 7, plan: { multiplier: 1, seats: 1 }, limits: { burstLimit: 1e6 } });
-    try {
-      const spent = await Promise.all(Array.from({ length: 3001 }, () => fetch(`${tiny.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': tiny.token } })));
-      // 30,000 × 1 × 1 tokens buy exactly 3,000 deal listings at 10 tokens each.
-      expect(spent.filter((r) => r.status === 200)).toHaveLength(3000);
-      expect(spent.filter((r) => r.status === 429)).toHaveLength(1);
-    } finally {
-      await tiny.close();
-    }
-    const poor = await startPipedriveSandbox({ seed: 5, limits: { dailyTokenBudget: 15 } });
-    try {
-      const list = () => fetch(`${poor.baseUrl}/api/v2/deals`, { headers: { 'x-api-token': poor.token } });
-      expect((await list()).status).toBe(200);
-      expect((await list()).status).toBe(429);
-      expect((await fetch(`${poor.baseUrl}/api/v2/deals/1`, { headers: { 'x-api-token': poor.token } })).status).toBe(404);
-    } finally {
-      await poor.close();
-    }
   });
 });
 

@@ -1,31 +1,41 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { noApiFaults, takeFault, withTransportFaults, type ApiFaults } from '../shared/faults.ts';
+import { OAuthTokens } from '../shared/oauth.ts';
+import { seededRandom } from '../shared/random.ts';
+import { credential, oauthRoutes } from './auth.ts';
 import { Company } from './company.ts';
 import { pipedriveControlRoutes } from './control.ts';
-import { noApiFaults, takeFault, withTransportFaults } from '../shared/faults.ts';
 import { tokenCosts } from './costs.ts';
-import { PipedriveError } from './errors.ts';
+import { overLimit, PipedriveError, unauthorized } from './errors.ts';
 import { dailyTokenBudget, defaultPipedriveLimits, PipedriveLimiter, type PipedriveLimitSettings } from './limits.ts';
 import { v1Routes } from './routes-v1.ts';
 import { v2Routes } from './routes-v2.ts';
 import { PipedriveWebhookDispatcher } from './webhook-delivery.ts';
-import { OAuthTokens } from '../shared/oauth.ts';
-import { seededRandom } from '../shared/random.ts';
 
 export interface PipedriveSandboxOptions {
+  /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
+  /** Every id, token and field key derives from it. */
   seed?: number;
-  /** Burst limit and daily budget; or give `plan` to derive the budget as Pipedrive does. */
+  /** Tokens a day for the company; default 30,000 × 4 (Professional) × 5 seats. */
+  dailyTokenBudget?: number;
+  /** Requests per rolling 2 seconds per token; default 80 (Professional, API token). */
+  burstLimit?: number;
+  /** All limits at once; the two options above win over it. */
   limits?: Partial<PipedriveLimitSettings>;
+  /** Derives the daily budget from the plan as Pipedrive does, unless `dailyTokenBudget` is given. */
   plan?: { multiplier: number; seats: number };
   /** Pipedrive retries after 3, 30 and 150 seconds; tests compress the schedule. */
   webhookRetryDelaysMs?: number[];
+  /** A delivery not answered in this long counts as failed (Pipedrive: 10 seconds). */
   webhookTimeoutMs?: number;
 }
 
 export interface PipedriveSandbox {
   /** Like https://api.pipedrive.com: the v2 SDK's basePath is `${baseUrl}/api/v2`, v1's `${baseUrl}/v1`. */
   baseUrl: string;
+  /** An API token of user 1, the company's admin. */
   token: string;
   /** The OAuth app: codes come from POST /_sandbox/oauth/code, tokens from POST /oauth/token. */
   clientId: string;
@@ -38,26 +48,59 @@ export interface PipedriveSandbox {
 function sendError(error: unknown, reply: FastifyReply) {
   if (error instanceof PipedriveError) return reply.code(error.statusCode).send(error.body());
   const status = (error as { statusCode?: number }).statusCode ?? 500;
-  return reply.code(status).send(new PipedriveError(status, (error as Error).message, 'Please check developers.pipedrive.com for more information about Pipedrive API.').body());
+  return reply.code(status).send(new PipedriveError(status, (error as Error).message).body());
 }
 
-/** An API token (header or query parameter) or an OAuth bearer token. */
-function credential(request: FastifyRequest): string {
-  const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-  return String(bearer ?? request.headers['x-api-token'] ?? (request.query as Record<string, string>).api_token ?? '');
+function limitSettings(options: PipedriveSandboxOptions): PipedriveLimitSettings {
+  const settings = { ...defaultPipedriveLimits, ...options.limits };
+  if (options.plan) settings.dailyTokenBudget = dailyTokenBudget(options.plan.multiplier, options.plan.seats);
+  if (options.dailyTokenBudget !== undefined) settings.dailyTokenBudget = options.dailyTokenBudget;
+  if (options.burstLimit !== undefined) settings.burstLimit = options.burstLimit;
+  return settings;
 }
 
-/** POST /oauth/token: client credentials in HTTP basic auth, the grant in the form body. */
-function grant(request: FastifyRequest<{ Body: Record<string, string> }>, oauth: OAuthTokens, clientId: string, clientSecret: string) {
-  const basic = Buffer.from((request.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
-  if (basic !== `${clientId}:${clientSecret}`) throw new PipedriveError(401, 'invalid_client', 'Client authentication failed');
-  const form = request.body ?? {};
-  const issued = form.grant_type === 'authorization_code' ? oauth.exchangeCode(form.code) : form.grant_type === 'refresh_token' ? oauth.refresh(form.refresh_token) : undefined;
-  if (!issued) throw new PipedriveError(400, 'invalid_grant', 'The authorization code or refresh token is invalid, used or expired');
-  return issued;
+interface Gate {
+  apiFaults: ApiFaults;
+  limiter: PipedriveLimiter;
+  /** True for the API token and for live OAuth access tokens, until the control API revokes them. */
+  accepts(token: string): boolean;
 }
 
-const unauthorized = () => new PipedriveError(401, 'unauthorized access', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
+/** What stands before every API route: injected faults, authentication, then the limits. */
+function admit(gate: Gate, request: FastifyRequest, reply: FastifyReply) {
+  if (takeFault(gate.apiFaults, 'fail5xx')) throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
+  const given = credential(request);
+  if (!gate.accepts(given.value)) throw unauthorized();
+  if (takeFault(gate.apiFaults, 'fail429')) throw overLimit();
+  const route = request.routeOptions.url ?? '';
+  const verdict = gate.limiter.charge({
+    token: given.value,
+    cost: tokenCosts[`${request.method} ${route}`] ?? 1,
+    search: route.endsWith('/search'),
+    apiTokenWrite: given.kind === 'api_token' && ['POST', 'PUT', 'PATCH'].includes(request.method),
+  });
+  reply.headers(verdict.headers);
+  if (!verdict.allowed) throw overLimit();
+}
+
+function guard(app: FastifyInstance, gate: Gate) {
+  app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    if (request.url.startsWith('/_sandbox') || request.url.startsWith('/oauth/')) return done();
+    withTransportFaults(gate.apiFaults, request, () => {
+      try {
+        admit(gate, request, reply);
+        done();
+      } catch (error) {
+        sendError(error, reply);
+      }
+    });
+  });
+  // Live, an unknown path without a valid token answers the same 401 as a known one.
+  app.setNotFoundHandler((request, reply) =>
+    sendError(gate.accepts(credential(request).value) ? new PipedriveError(404, 'Unknown method .') : unauthorized(), reply),
+  );
+  app.setErrorHandler((error, _request, reply) => sendError(error, reply));
+}
 
 export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {}): Promise<PipedriveSandbox> {
   const seed = options.seed ?? 1;
@@ -67,8 +110,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const clientId = random.hex(16);
   const clientSecret = random.hex(40);
   const oauth = new OAuthTokens(random, 'pd-oauth', 3599);
-  const planBudget = options.plan && { dailyTokenBudget: dailyTokenBudget(options.plan.multiplier, options.plan.seats) };
-  const limiter = new PipedriveLimiter({ ...defaultPipedriveLimits, ...planBudget, ...options.limits });
+  const limiter = new PipedriveLimiter(limitSettings(options));
   const apiFaults = noApiFaults();
   // Set by the control API: the token was regenerated or the app uninstalled in Pipedrive.
   let revoked = false;
@@ -76,33 +118,8 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));
 
   const app = Fastify({ logger: false });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-  app.setErrorHandler((error, _request, reply) => sendError(error, reply));
-  app.setNotFoundHandler((_request, reply) => sendError(new PipedriveError(404, 'Unknown method .', 'Please check developers.pipedrive.com for more information about Pipedrive API.'), reply));
-
-  app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
-    if (request.url.startsWith('/_sandbox') || request.url.startsWith('/oauth/')) return done();
-    withTransportFaults(apiFaults, request, () => {
-      try {
-        if (takeFault(apiFaults, 'fail5xx')) throw new PipedriveError(502, 'Bad Gateway', 'The server is temporarily unavailable.');
-        const given = credential(request);
-        if (revoked || (given !== token && !oauth.validAccessToken(given))) throw unauthorized();
-        if (takeFault(apiFaults, 'fail429')) throw new PipedriveError(429, 'Request over limit', 'Please check developers.pipedrive.com for more information about Pipedrive API.');
-        const cost = tokenCosts[`${request.method} ${request.routeOptions.url}`] ?? 1;
-        reply.headers(limiter.charge(given, cost));
-        done();
-      } catch (error) {
-        sendError(error, reply);
-      }
-    });
-  });
-
-  app.post('/oauth/token', async (request: FastifyRequest<{ Body: Record<string, string> }>) => {
-    const issued = grant(request, oauth, clientId, clientSecret);
-    return { access_token: issued.accessToken, token_type: 'Bearer', refresh_token: issued.refreshToken, scope: 'base,deals:full,users:read,webhooks:full', expires_in: issued.expiresIn, api_domain: baseUrl };
-  });
+  guard(app, { apiFaults, limiter, accepts: (given) => !revoked && (given === token || oauth.validAccessToken(given)) });
+  oauthRoutes(app, { clientId, clientSecret, oauth, apiDomain: () => baseUrl });
   v2Routes(app, company);
   v1Routes(app, company);
   pipedriveControlRoutes(app, {

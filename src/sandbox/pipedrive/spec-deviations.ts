@@ -27,4 +27,22 @@ export const specDeviations = [
     why: 'no machine-readable source for v1 costs was available; these were not checked against Pipedrive’s documentation',
     path: null,
   },
+  {
+    where: '401 and 429 error bodies',
+    what: '{success: false, error, errorCode, error_info} with no data/additional_data; the spec has no 401/429 schema at all, only one error schema (on the deal-conversion 404)',
+    why: 'the live 401 body, observed by integrators in 2026, comes from the gateway in that shape; the 429 is assumed to share it (not observed)',
+    path: null,
+  },
+  {
+    where: 'response headers x-daily-ratelimit-token-limit and x-daily-ratelimit-token-remaining',
+    what: 'sent on every authorised response; neither the spec nor the rate-limiting page documents them',
+    why: 'the live API sends them and clients read the remaining daily budget from them; x-daily-requests-left (documented, POST/PUT with an API token) is sent too',
+    path: null,
+  },
+  {
+    where: 'GET /api/v2/deals/{id} of a deleted deal',
+    what: '404 with the API error body; the spec says only that a deleted deal "becomes inaccessible via standard APIs"',
+    why: 'not checked against the live API; listing with status=deleted still returns it for 30 days, as documented',
+    path: null,
+  },
 ] as const;
