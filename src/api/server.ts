@@ -16,6 +16,7 @@ import { attributeRoutes } from './routes/attributes.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { opportunityRoutes } from './routes/opportunities.ts';
+import { opportunitySyncRoutes } from './routes/opportunity-sync.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface ServerOptions {
@@ -62,7 +63,7 @@ export async function buildServer({ db, logger, sync }: ServerOptions): Promise<
   await app.register(
     async (v1) => {
       requireApiKey(v1, db);
-      for (const routes of [opportunityRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
+      for (const routes of [opportunityRoutes, opportunitySyncRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
       if (sync) {
         connectionRoutes(v1, sync.setup);
         // After the response, so the change has committed; a failure here is caught up by the sweeper.

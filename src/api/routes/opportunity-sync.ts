@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Database } from '../../model/db.ts';
+import { getSyncTimeline, syncEventView, syncLinkView } from '../../model/sync-timeline.ts';
+import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
+
+const tags = ['opportunities'];
+
+const timelineView = z
+  .object({ links: z.array(syncLinkView), events: listOf(syncEventView) })
+  .meta({ id: 'SyncTimeline' });
+
+export function opportunitySyncRoutes(app: FastifyInstance, db: Database) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.get('/opportunities/:id/sync', {
+    schema: {
+      tags,
+      description:
+        'How the opportunity stands with each connected CRM, and its sync timeline newest first (paged by limit and cursor). ' +
+        'A deleted opportunity keeps its timeline.',
+      params: idParams,
+      querystring: z.strictObject(pageQuery),
+      response: { 200: timelineView, 400: problemSchema, 404: problemSchema },
+    },
+  }, (request) => getSyncTimeline(db, request.accountId, request.params.id, request.query));
+}
