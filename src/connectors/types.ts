@@ -17,7 +17,27 @@ export interface RemoteState {
   canonicalId: string | undefined;
   fields: Partial<SyncFields>;
   deleted: boolean;
+  /** A deal merged away into another (HubSpot `deal.merge`): gone here, its survivor has this id. */
+  mergedInto?: string;
+  /** Deals merged into this one (HubSpot `hs_merged_object_ids`): their links move here or end. */
+  mergedFrom?: string[];
+  /** The ERP's reference, read from the field the connection maps it to (used to match, not synced). */
+  externalRef?: string;
   problems: MappingProblem[];
+}
+
+/** Where a pull through a CRM's deals stands: modified (or deleted) at or after `since`, from `after` on. */
+export interface PullCursor {
+  since: string;
+  after?: string;
+}
+
+/** One page of a pull, oldest change first; `next` is null once there is nothing more. */
+export interface PullPage {
+  states: RemoteState[];
+  next: PullCursor | null;
+  /** How many deals the whole pull will see, where the CRM says (HubSpot search). */
+  total?: number;
 }
 
 /** One deal to write: created when there is no remote id yet, otherwise only `fields` are sent. */
@@ -62,6 +82,10 @@ export interface CrmConnector {
   push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]>;
   remove(remoteId: string): Promise<void>;
   read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]>;
+  /** One page of deals modified at or after the cursor, in ascending order of modification. */
+  changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage>;
+  /** One page of deals deleted at or after the cursor. */
+  deletedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage>;
   /** Registers our webhook receiver where the CRM's API allows it (Pipedrive); returns its id. */
   registerWebhook?(url: string, auth: { user: string; password: string }): Promise<string>;
 }

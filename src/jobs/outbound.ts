@@ -53,6 +53,8 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   if (row.deletedAt) {
     return link && !link.remoteDeletedAt && settings.deletePolicy === 'propagate' ? { kind: 'remove', work } : { kind: 'nothing', work };
   }
+  // Unlinked: the deal was deleted or merged away in the CRM and the opportunity stays out of it.
+  if (link?.remoteDeletedAt) return { kind: 'nothing', work };
   const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
   const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
   const fields = changedSince(link ? base : {}, current);

@@ -17,6 +17,8 @@ export const connectionSettingsSchema = z.strictObject({
   closedStages: z.record(z.string(), z.strictObject({ won: z.string(), lost: z.string() })).default({}),
   owners: z.array(z.strictObject({ userId: z.uuid(), ownerId: z.string().min(1) })).default([]),
   attributes: z.array(z.strictObject({ key: z.string().min(1), remote: z.string().min(1), type: z.enum(attributeTypes) })).default([]),
+  /** The CRM property (HubSpot) or custom field key (Pipedrive) that holds the ERP's external reference: backfill and new deals match on it. */
+  externalRefField: z.string().min(1).optional(),
   directions: z.partialRecord(z.enum(syncFieldNames), direction).default({}),
   conflictPolicy: z.strictObject({ default: policy.default('newest'), fields: z.partialRecord(z.enum(syncFieldNames), policy).default({}) }).default({ default: 'newest', fields: {} }),
   deletePolicy: z.enum(['unlink', 'propagate']).default('unlink'),

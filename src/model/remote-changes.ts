@@ -1,7 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, notExists } from 'drizzle-orm';
 import type { Executor } from './db.ts';
 import { applyFieldChanges, createOpportunity, deleteOpportunity, type FieldChanges } from './opportunities.ts';
-import { opportunities, remoteLinks } from './schema.ts';
+import { opportunities, remoteAliases, remoteLinks } from './schema.ts';
 import type { SyncFields } from './sync-fields.ts';
 
 type Row = typeof opportunities.$inferSelect;
@@ -32,10 +32,12 @@ export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<
   return applyFieldChanges(tx, row, columnChanges(row, fields));
 }
 
-/** A deal first seen in a CRM becomes a canonical opportunity. */
-export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>) {
+/** A deal first seen in a CRM becomes a canonical opportunity, with its external reference when that is free. */
+export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>, externalRef?: string) {
   const { title, description, amount, currency, closeDate, stage, probability, assigneeId, attributes } = fields;
+  const refFree = externalRef !== undefined && !(await externalRefTaken(tx, accountId, externalRef));
   const created = await createOpportunity(tx, accountId, {
+    ...(refFree ? { externalRef } : {}),
     title: title || 'Untitled deal',
     description,
     amount,
@@ -51,6 +53,28 @@ export async function createFromRemote(tx: Executor, accountId: string, fields: 
     await applyRemoteFields(tx, row!, { state: fields.state, lostReason: fields.lostReason ?? null });
   }
   return created.id;
+}
+
+async function externalRefTaken(tx: Executor, accountId: string, externalRef: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: opportunities.id })
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef)));
+  return row !== undefined;
+}
+
+/** The live opportunity carrying this external reference, locked, if this connection has no deal linked to it yet. */
+export async function lockUnlinkedByExternalRef(tx: Executor, connectionId: string, accountId: string, externalRef: string): Promise<Row | undefined> {
+  const linked = tx
+    .select({ one: remoteLinks.id })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.opportunityId, opportunities.id)));
+  const [row] = await tx
+    .select()
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef), isNull(opportunities.deletedAt), notExists(linked)))
+    .for('update');
+  return row;
 }
 
 export async function lockOpportunityRow(tx: Executor, accountId: string, id: string): Promise<Row | undefined> {
@@ -97,4 +121,40 @@ export async function softDeleteOpportunity(tx: Executor, accountId: string, id:
   await deleteOpportunity(tx, accountId, id).catch((error: { status?: number }) => {
     if (error.status !== 404) throw error; // already deleted
   });
+}
+
+/** Live links of deals a CRM merged away, locked. */
+export async function lockLiveLinksByRemoteIds(tx: Executor, connectionId: string, remoteIds: string[]) {
+  if (remoteIds.length === 0) return [];
+  return tx
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.remoteId, remoteIds), isNull(remoteLinks.remoteDeletedAt)))
+    .orderBy(remoteLinks.remoteId)
+    .for('update');
+}
+
+/** The surviving deal of a merge takes over the link: same opportunity, same base, the new remote id. */
+export async function moveLink(tx: Executor, linkId: string, remoteId: string) {
+  await tx.update(remoteLinks).set({ remoteId, updatedAt: new Date() }).where(eq(remoteLinks.id, linkId));
+}
+
+/** Old id → surviving id, so late webhooks about a merged-away deal find the survivor. */
+export async function saveAliases(tx: Executor, connectionId: string, oldRemoteIds: string[], newRemoteId: string) {
+  if (oldRemoteIds.length === 0) return;
+  await tx
+    .insert(remoteAliases)
+    .values(oldRemoteIds.map((oldRemoteId) => ({ connectionId, oldRemoteId, newRemoteId })))
+    .onConflictDoUpdate({ target: [remoteAliases.connectionId, remoteAliases.oldRemoteId], set: { newRemoteId } });
+}
+
+/** Remote ids as they are now: a merged-away id becomes its survivor's. */
+export async function resolveAliases(db: Executor, connectionId: string, remoteIds: string[]): Promise<string[]> {
+  if (remoteIds.length === 0) return [];
+  const aliases = await db
+    .select()
+    .from(remoteAliases)
+    .where(and(eq(remoteAliases.connectionId, connectionId), inArray(remoteAliases.oldRemoteId, remoteIds)));
+  const survivor = new Map(aliases.map((a) => [a.oldRemoteId, a.newRemoteId]));
+  return [...new Set(remoteIds.map((id) => survivor.get(id) ?? id))];
 }

@@ -34,6 +34,8 @@ export interface MappingSettings {
   owners: { userId: string; ownerId: string }[];
   /** Canonical attribute key ↔ the CRM's custom property or field key. */
   attributes: { key: string; remote: string; type: AttributeType }[];
+  /** The CRM's property or field key holding the ERP's external reference, if it has one. */
+  externalRefField?: string;
 }
 
 /** CRMs hand custom values back as text (HubSpot) or loosely typed (Pipedrive): restore the canonical type. */

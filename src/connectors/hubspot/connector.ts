@@ -1,18 +1,43 @@
 import { Client } from '@hubspot/api-client';
 import type { MappingSettings } from '../../model/sync-fields.ts';
-import type { CrmConnector, Pacer, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { hubspotError } from './errors.ts';
 import { fromHubSpot, toHubSpot } from './mapping.ts';
 
 export const HUBSPOT_CANONICAL_ID_PROPERTY = 'crm_sync_id';
 const BATCH = 100;
+/** Search pages hold at most 200 results, and no search reaches past its 10,000th. */
+const SEARCH_PAGE = 200;
+const SEARCH_CAP = 10_000;
 
 const chunks = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
 /** Every property the sync reads back, so a read carries all mapped fields. */
 function readProperties(settings: MappingSettings) {
-  const standard = ['dealname', 'description', 'amount', 'deal_currency_code', 'closedate', 'pipeline', 'dealstage', 'closed_lost_reason', 'hubspot_owner_id', 'hs_lastmodifieddate'];
-  return [...standard, settings.canonicalIdField, ...settings.attributes.map((a) => a.remote)];
+  const standard = ['dealname', 'description', 'amount', 'deal_currency_code', 'closedate', 'pipeline', 'dealstage', 'closed_lost_reason', 'hubspot_owner_id', 'hs_lastmodifieddate', 'hs_merged_object_ids'];
+  const externalRef = settings.externalRefField ? [settings.externalRefField] : [];
+  return [...standard, settings.canonicalIdField, ...externalRef, ...settings.attributes.map((a) => a.remote)];
+}
+
+type ReadDeal = { id: string; properties: Record<string, string | null>; updatedAt: Date };
+
+function stateOf(deal: ReadDeal, settings: MappingSettings): RemoteState {
+  const { fields, canonicalId, problems } = fromHubSpot(deal.properties, settings);
+  const mergedFrom = deal.properties.hs_merged_object_ids?.split(';').filter(Boolean);
+  const externalRef = settings.externalRefField ? deal.properties[settings.externalRefField] || undefined : undefined;
+  return { remoteId: deal.id, version: versionOf(deal), canonicalId, fields, deleted: false, problems, mergedFrom, externalRef };
+}
+
+const versionOf = (deal: ReadDeal) => new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt);
+
+/**
+ * The next page of a pull: a new window from the newest time seen (so no window nears the 10,000
+ * cap), or the next page of this window when a whole page shares one time.
+ */
+function nextCursor(cursor: PullCursor, lastTime: number | undefined, after: string | undefined): PullCursor | null {
+  if (lastTime === undefined || after === undefined) return null;
+  if (lastTime > Date.parse(cursor.since)) return { since: new Date(lastTime).toISOString() };
+  return Number(after) + SEARCH_PAGE <= SEARCH_CAP ? { since: cursor.since, after } : null;
 }
 
 export class HubSpotConnector implements CrmConnector {
@@ -161,10 +186,39 @@ export class HubSpotConnector implements CrmConnector {
           states.push({ remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] });
           continue;
         }
-        const { fields, canonicalId, problems } = fromHubSpot(deal.properties, settings);
-        states.push({ remoteId: id, version: new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt), canonicalId, fields, deleted: false, problems });
+        states.push(stateOf(deal, settings));
       }
     }
     return states;
+  }
+
+  /** Search on hs_lastmodifieddate, ascending: HubSpot's own way to list what changed. */
+  async changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage> {
+    const filters = [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE' as never, value: String(Date.parse(cursor.since)) }];
+    const page = await this.call(
+      () =>
+        this.client.crm.deals.searchApi.doSearch({
+          filterGroups: [{ filters }],
+          sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' } as never],
+          properties: readProperties(settings),
+          limit: SEARCH_PAGE,
+          after: cursor.after as never,
+        }),
+      'search',
+    );
+    const states = page.results.map((deal) => stateOf(deal, settings));
+    const last = states.at(-1)?.version.getTime();
+    return { states, next: nextCursor(cursor, last, page.paging?.next?.after), total: page.total };
+  }
+
+  /** Archived deals (the recycle bin), archived at or after the cursor; the list cannot filter by time, so it pages through all. */
+  async deletedSince(cursor: PullCursor): Promise<PullPage> {
+    const page = await this.call(() => this.client.crm.deals.basicApi.getPage(BATCH, cursor.after, ['hs_lastmodifieddate'], undefined, undefined, true));
+    const since = Date.parse(cursor.since);
+    const states = page.results
+      .filter((deal) => (deal.archivedAt?.getTime() ?? 0) >= since)
+      .map((deal) => ({ remoteId: deal.id, version: deal.archivedAt!, canonicalId: undefined, fields: {}, deleted: true, problems: [] }));
+    const after = page.paging?.next?.after;
+    return { states, next: after ? { since: cursor.since, after } : null };
   }
 }

@@ -1,6 +1,6 @@
 import { v1, v2 } from 'pipedrive';
 import type { MappingSettings } from '../../model/sync-fields.ts';
-import type { CrmConnector, Pacer, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
 import { pipedriveError } from './errors.ts';
 import { fromPipedrive, toPipedrive, type PipedriveDeal } from './mapping.ts';
@@ -28,7 +28,24 @@ export const pipedriveCosts = {
 } as const;
 
 const IDS_PER_LIST = 100;
+const PAGE = 500;
 
+/** RFC3339 to the second, as Pipedrive's updated_since takes it; rounding down only re-reads a little. */
+const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+function stateOf(deal: PipedriveDeal, settings: MappingSettings): RemoteState {
+  const { fields, canonicalId, problems } = fromPipedrive(deal, settings);
+  const ref = settings.externalRefField ? deal.custom_fields?.[settings.externalRefField] : undefined;
+  const externalRef = typeof ref === 'string' && ref ? ref : undefined;
+  return { remoteId: String(deal.id), version: new Date(deal.update_time!), canonicalId, fields, deleted: false, problems, externalRef };
+}
+
+/** A new window from the newest update time seen, or the next cursor page when a whole page shares one second. */
+function nextCursor(cursor: PullCursor, lastTime: number | undefined, after: string | null | undefined): PullCursor | null {
+  if (lastTime === undefined || !after) return null;
+  const since = rfc3339(lastTime);
+  return Date.parse(since) > Date.parse(cursor.since) ? { since } : { since: cursor.since, after };
+}
 export class PipedriveConnector implements CrmConnector {
   readonly provider = 'pipedrive' as const;
   private readonly deals: v2.DealsApi;
@@ -164,10 +181,29 @@ export class PipedriveConnector implements CrmConnector {
           states.push({ remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] });
           continue;
         }
-        const { fields, canonicalId, problems } = fromPipedrive(deal, settings);
-        states.push({ remoteId: id, version: new Date(deal.update_time!), canonicalId, fields, deleted: false, problems });
+        states.push(stateOf(deal, settings));
       }
     }
     return states;
+  }
+
+  async changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage> {
+    return this.listSince(cursor, settings, undefined);
+  }
+
+  /** Deleted deals stay listable with status=deleted for 30 days. */
+  async deletedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage> {
+    return this.listSince(cursor, settings, 'deleted');
+  }
+
+  private async listSince(cursor: PullCursor, settings: MappingSettings, status: 'deleted' | undefined): Promise<PullPage> {
+    const since = rfc3339(Date.parse(cursor.since));
+    const listed = await this.call(pipedriveCosts.listDeals, () =>
+      this.deals.getDeals({ updated_since: since, sort_by: 'update_time', sort_direction: 'asc', limit: PAGE, cursor: cursor.after, status }),
+    );
+    const deals = (listed.data ?? []) as unknown as PipedriveDeal[];
+    const states = deals.map((deal) => ({ ...stateOf(deal, settings), deleted: status === 'deleted' }));
+    const last = states.at(-1)?.version.getTime();
+    return { states, next: nextCursor({ since }, last, listed.additional_data?.next_cursor) };
   }
 }

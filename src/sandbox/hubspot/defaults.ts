@@ -54,6 +54,7 @@ export function defaultDealProperties(): PropertyDefinition[] {
     property('hs_is_closed', 'Is Deal Closed?', 'bool', computed),
     property('hs_is_closed_won', 'Is Closed Won', 'bool', computed),
     property('hs_closed_won_date', 'Closed won date', 'datetime', computed),
+    property('hs_merged_object_ids', 'Merged Deal IDs', 'enumeration', computed),
   ];
 }
 

@@ -142,7 +142,9 @@ export class Portal {
     const merged = this.live(mergeId);
     if (primary.id === merged.id) throw new HubSpotError(400, 'VALIDATION_ERROR', 'Cannot merge an object with itself');
     const id = String(this.nextId++);
-    const properties = { ...merged.properties, ...primary.properties, hs_object_id: id };
+    // Like HubSpot, the survivor lists every id merged into it, earlier merges included, `;`-separated.
+    const mergedIds = [primary, merged].flatMap((d) => [...(d.properties.hs_merged_object_ids?.split(';') ?? []), d.id]);
+    const properties = { ...merged.properties, ...primary.properties, hs_object_id: id, hs_merged_object_ids: mergedIds.join(';') };
     const moved = Object.keys(merged.properties).filter((name) => !(name in primary.properties)).length;
     const survivor: Deal = { id, properties, history: { ...merged.history, ...primary.history }, createdAt: primary.createdAt, updatedAt: now, archived: false };
     this.touch(survivor, now);
