@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { buildServer } from './api/server.ts';
 import { Redis } from 'ioredis';
 import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
+import { notifyAccount } from './jobs/notify.ts';
 import { closeQueues, createQueues } from './jobs/queues.ts';
+import { backfillConnection } from './jobs/reconcile.ts';
 import { startWorkers } from './jobs/worker.ts';
 import { createLogger } from './log.ts';
 import { createAccount, createApiKey, revokeApiKey } from './model/accounts.ts';
@@ -12,6 +14,7 @@ import { connectDatabase } from './model/db.ts';
 import { DomainError } from './model/errors.ts';
 import { currency } from './model/fields.ts';
 import { migrateDatabase } from './model/migrate.ts';
+import { progressBar } from './progress.ts';
 import { startHubSpotSandbox } from './sandbox/hubspot/index.ts';
 import { startPipedriveSandbox } from './sandbox/pipedrive/index.ts';
 
@@ -28,6 +31,7 @@ Commands:
                                    create an account; prints {"accountId","keyId","apiKey"}
   keys create --account ACCOUNT_ID create another API key for an account
   keys revoke KEY_ID               revoke an API key
+  backfill CONNECTION_ID           import every deal the connection's CRM has, with a progress bar
 
 Configuration comes from the environment: see README.md.`;
 
@@ -83,7 +87,7 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
-  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } }) : undefined;
+  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } }) : undefined;
   const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
@@ -129,6 +133,28 @@ async function keys(args: string[]) {
   }
 }
 
+/** Runs in this process, so the bar shows live; the deals it creates go out through the workers. */
+async function backfill(args: string[]) {
+  const { positionals } = parse(args, {});
+  const connectionId = z.uuid().safeParse(positionals[0]);
+  if (!connectionId.success) throw new UsageError('backfill needs a CONNECTION_ID (a UUID)');
+  const { deps, close } = services();
+  const queues = createQueues(deps.redis, deps.prefix);
+  const bar = progressBar('deals');
+  try {
+    const outcome = await backfillConnection(deps, connectionId.data, {
+      notify: (accountId) => notifyAccount(deps.db, queues.outbound, accountId),
+      onProgress: ({ seen, total }) => bar.update(seen, total),
+    });
+    bar.finish();
+    if (outcome.skipped) throw new DomainError(404, 'Not Found', `connection ${connectionId.data} does not exist or is not active`);
+    console.log(JSON.stringify({ connectionId: connectionId.data, ...outcome }));
+  } finally {
+    await closeQueues(queues);
+    await close();
+  }
+}
+
 function integerFlag(value: unknown, flag: string, max: number): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
@@ -168,6 +194,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   sandbox,
   accounts,
   keys,
+  backfill,
 };
 
 async function main(argv: string[]) {

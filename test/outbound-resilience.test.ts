@@ -56,7 +56,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   const deps = { db: database.db, redis, prefix: 'crm-sync', keyring: { current: key }, publicUrl: 'http://127.0.0.1:9' };
   queues = createQueues(redis, 'crm-sync');
-  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } });
+  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
   api = { database, app, close: async () => {} };
   sandboxes = await startSandboxes(41);
   client = await newAccount(api, 'Resilience');

@@ -92,7 +92,7 @@ beforeAll(async () => {
   const connection = redis.connect();
   queues = createQueues(connection, redis.prefix);
   const setup = { db: api.database.db, redis: connection, prefix: redis.prefix, keyring, publicUrl: 'http://127.0.0.1:9' };
-  syncApp = await buildServer({ db: api.database.db, logger: false, sync: { setup, outbound: queues.outbound, inbound: queues.inbound } });
+  syncApp = await buildServer({ db: api.database.db, logger: false, sync: { setup, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
   await syncApp.ready();
 });
 

@@ -23,7 +23,7 @@ export interface ServerOptions {
   db: Database;
   logger: FastifyBaseLogger | false;
   /** With it, /v1/connections is served and every canonical change asks for an outbound flush. */
-  sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue };
+  sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue; reconcile?: Queue };
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -65,7 +65,7 @@ export async function buildServer({ db, logger, sync }: ServerOptions): Promise<
       requireApiKey(v1, db);
       for (const routes of [opportunityRoutes, opportunitySyncRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
       if (sync) {
-        connectionRoutes(v1, sync.setup);
+        connectionRoutes(v1, sync.setup, sync.reconcile);
         // After the response, so the change has committed; a failure here is caught up by the sweeper.
         v1.addHook('onResponse', async (request, reply) => {
           if (!mutating.has(request.method) || reply.statusCode >= 400 || !request.accountId) return;

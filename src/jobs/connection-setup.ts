@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CrmError } from '../connectors/errors.ts';
 import type { RemoteAccount } from '../connectors/types.ts';
+import { initialReconcileState } from '../model/reconcile-state.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../model/connection-settings.ts';
 import { insertConnection } from '../model/connections.ts';
 import { invalid } from '../model/errors.ts';
@@ -93,6 +94,7 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
       webhookSecret: webhook.secret ? seal(webhook.secret, keyring).sealed : null,
       remoteAccountId: account.remoteAccountId,
       settings: parsed.data,
+      reconcileCursor: initialReconcileState(),
     });
     // What the account already has goes out to the new CRM too.
     await markAllDirty(tx, accountId, id);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { HubSpotConnector } from '../connectors/hubspot/connector.ts';
 import { PipedriveConnector } from '../connectors/pipedrive/connector.ts';
-import type { CrmConnector } from '../connectors/types.ts';
+import type { CrmConnector, Pacer } from '../connectors/types.ts';
 import type { ConnectionSettings } from '../model/connection-settings.ts';
 import type { Provider } from '../model/schema.ts';
 import { defaultRateLimits, RedisPacer } from './pacer.ts';
@@ -20,13 +20,16 @@ export type Credentials = { accessToken: string; clientSecret?: string } | { api
 
 export const realApi: Record<Provider, string> = { hubspot: 'https://api.hubapi.com', pipedrive: 'https://api.pipedrive.com' };
 
+/** The connection's rate limits: the CRM's lowest tier, raised by its settings. */
+export const rateLimitsFor = (provider: Provider, settings: Pick<ConnectionSettings, 'limits'>) => ({ ...defaultRateLimits[provider], ...settings.limits });
+
 export function pacerFor(redis: Redis, prefix: string, connectionId: string, provider: Provider, settings: Pick<ConnectionSettings, 'limits'>) {
-  const limits = { ...defaultRateLimits[provider], ...settings.limits };
+  const limits = rateLimitsFor(provider, settings);
   return new RedisPacer(redis, { prefix, connectionId, provider, limits: { ...limits, perWindow: limits.perWindow } });
 }
 
 /** One provider, one connector: an exhaustive switch on the provider. */
-export function connectorFor(provider: Provider, credentials: Credentials, baseUrl: string | undefined, pacer: RedisPacer): CrmConnector {
+export function connectorFor(provider: Provider, credentials: Credentials, baseUrl: string | undefined, pacer: Pacer): CrmConnector {
   switch (provider) {
     case 'hubspot':
       if (!('accessToken' in credentials)) throw new Error('a HubSpot connection needs an access token');

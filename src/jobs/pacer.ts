@@ -101,3 +101,34 @@ export class RedisPacer implements Pacer {
     });
   }
 }
+
+/** Thrown when reconciliation has spent its share of today's budget: it stops, its cursor saved. */
+export class BudgetShareSpent extends Error {}
+
+/**
+ * Reconciliation's slice of a connection's daily budget, counted apart in Redis so every worker
+ * sees one figure; what it spends still goes through the connection's own pacer.
+ */
+export class ShareOfBudget implements Pacer {
+  private readonly inner: Pacer;
+  private readonly redis: Redis;
+  private readonly key: string;
+  private readonly cap: number;
+
+  constructor(inner: Pacer, redis: Redis, options: { prefix: string; connectionId: string; cap: number }) {
+    this.inner = inner;
+    this.redis = redis;
+    this.key = `${options.prefix}:pace:${options.connectionId}:reconcile:${new Date().toISOString().slice(0, 10)}`;
+    this.cap = options.cap;
+  }
+
+  async take(cost: number, kind?: 'search'): Promise<void> {
+    const spent = await this.redis.incrby(this.key, cost);
+    if (spent === cost) await this.redis.expire(this.key, 172_800);
+    if (spent > this.cap) {
+      await this.redis.decrby(this.key, cost);
+      throw new BudgetShareSpent(`reconciliation has spent its share (${this.cap}) of today's budget`);
+    }
+    await this.inner.take(cost, kind);
+  }
+}

@@ -5,6 +5,7 @@ import { z } from 'zod';
 export const OUTBOUND_QUEUE = 'outbound';
 export const MAINTENANCE_QUEUE = 'maintenance';
 export const INBOUND_QUEUE = 'inbound';
+export const RECONCILE_QUEUE = 'reconcile';
 
 /** One webhook delivery for one connection, as received (events are parsed and checked by the processor). */
 export const inboundDelivery = z.object({
@@ -37,6 +38,25 @@ export const flushJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/** A reconciliation pass or a backfill of one connection. */
+export const pullJob = z.object({ connectionId: z.uuid() });
+
+/**
+ * Reconcile and backfill retries: exponential from 5 s, 8 attempts (about 20 minutes). Both save
+ * their cursor after every page, so a retry goes on from there; a rate limit delays, never fails.
+ */
+export const pullJobOptions: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** One pass of each kind per connection at a time: a due pass is not queued twice. */
+export async function enqueuePull(queue: Queue, kind: 'reconcile' | 'backfill', connectionId: string): Promise<void> {
+  await queue.add(kind, { connectionId }, { ...pullJobOptions, deduplication: { id: `${kind}:${connectionId}` } });
+}
+
 /** How often the sweeper looks for dirty rows with no flush on its way (lost Redis, crashed worker). */
 export const SWEEP_EVERY_MS = 15_000;
 
@@ -45,6 +65,7 @@ export function createQueues(connection: Redis, prefix: string) {
     outbound: new Queue(OUTBOUND_QUEUE, { connection, prefix }),
     maintenance: new Queue(MAINTENANCE_QUEUE, { connection, prefix }),
     inbound: new Queue(INBOUND_QUEUE, { connection, prefix }),
+    reconcile: new Queue(RECONCILE_QUEUE, { connection, prefix }),
   };
 }
 export type Queues = ReturnType<typeof createQueues>;

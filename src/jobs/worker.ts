@@ -2,7 +2,23 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CrmError } from '../connectors/errors.ts';
 import { connectionsWithWork } from '../model/outbox.ts';
 import { flushConnection, type SyncDeps } from './outbound.ts';
-import { closeQueues, createQueues, enqueueFlush, flushJob, INBOUND_QUEUE, inboundDelivery, MAINTENANCE_QUEUE, OUTBOUND_QUEUE, SWEEP_EVERY_MS, type Queues } from './queues.ts';
+import { connectionsDueForReconcile } from '../model/reconcile-state.ts';
+import {
+  closeQueues,
+  createQueues,
+  enqueueFlush,
+  enqueuePull,
+  flushJob,
+  INBOUND_QUEUE,
+  inboundDelivery,
+  MAINTENANCE_QUEUE,
+  OUTBOUND_QUEUE,
+  pullJob,
+  RECONCILE_QUEUE,
+  SWEEP_EVERY_MS,
+  type Queues,
+} from './queues.ts';
+import { backfillConnection, reconcileConnection } from './reconcile.ts';
 import { processDelivery } from './inbound.ts';
 import { notifyAccount } from './notify.ts';
 
@@ -55,13 +71,22 @@ async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string |
   });
 }
 
+async function pull(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
+  const { connectionId } = pullJob.parse(job.data);
+  const notify = (accountId: string) => notifyAccount(deps.db, queues.outbound, accountId);
+  return withCrmErrors(job, token, () => (job.name === 'backfill' ? backfillConnection(deps, connectionId, { notify, onProgress: (p) => void job.updateProgress(p) }) : reconcileConnection(deps, connectionId, { notify })));
+}
+
+/** Postgres decides what is due, so losing Redis loses neither dirty rows nor reconciliations. */
 async function sweep(deps: SyncDeps, queues: Queues) {
   const connectionIds = await connectionsWithWork(deps.db);
   for (const id of connectionIds) await enqueueFlush(queues.outbound, id);
-  return { enqueued: connectionIds.length };
+  const due = await connectionsDueForReconcile(deps.db);
+  for (const id of due) await enqueuePull(queues.reconcile, 'reconcile', id);
+  return { enqueued: connectionIds.length, reconciles: due.length };
 }
 
-/** The BullMQ workers of `crm-sync work`: outbound flushes and the sweeper. */
+/** The BullMQ workers of `crm-sync work`: outbound flushes, inbound deliveries, reconciliation and backfill, and the sweeper. */
 export async function startWorkers(deps: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number } = {}): Promise<Workers> {
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const queues = createQueues(deps.redis, deps.prefix);
@@ -69,11 +94,12 @@ export async function startWorkers(deps: SyncDeps, options: { concurrency?: numb
   const outbound = new Worker(OUTBOUND_QUEUE, (job, token) => flush(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => sweep(deps, queues), workerOptions);
   const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => inbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
+  const reconcileWorker = new Worker(RECONCILE_QUEUE, (job, token) => pull(deps, queues, job, token), { ...workerOptions, concurrency: 2 });
   await queues.maintenance.upsertJobScheduler('sweep', { every: options.sweepEveryMs ?? SWEEP_EVERY_MS }, { name: 'sweep' });
   return {
     queues,
     async close() {
-      await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close()]);
+      await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close(), reconcileWorker.close()]);
       await closeQueues(queues);
       await connection.quit();
     },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { connectionSettingsSchema, type ConnectionSettings } from './connection-settings.ts';
 import type { Executor } from './db.ts';
 import { conflict, invalid, notFound } from './errors.ts';
+import { parseReconcileState, reconcileStateSchema } from './reconcile-state.ts';
 import { connections, outbox, providers, remoteLinks, type Provider } from './schema.ts';
 
 type Row = typeof connections.$inferSelect;
@@ -19,6 +20,7 @@ export const connectionView = z
     recordsWithProblems: z.number().int().describe('Linked opportunities with an unmapped value or a push error'),
     lastSuccessAt: z.iso.datetime().nullable(),
     lastError: z.unknown().nullable(),
+    reconciliation: reconcileStateSchema.describe('Where reconciliation stands (cursors, last pass, its drift) and the last backfill'),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -37,6 +39,7 @@ function toView(row: Row, pendingOutbound: number, recordsWithProblems = 0): Con
     recordsWithProblems,
     lastSuccessAt: row.lastSuccessAt?.toISOString() ?? null,
     lastError: row.lastError ?? null,
+    reconciliation: parseReconcileState(row.reconcileCursor),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -62,6 +65,7 @@ export interface NewConnection {
   webhookSecret: string | null;
   remoteAccountId: string;
   settings: ConnectionSettings;
+  reconcileCursor?: unknown;
 }
 
 export async function insertConnection(db: Executor, input: NewConnection): Promise<ConnectionView> {

@@ -18,7 +18,7 @@ export async function startSyncStack(options: { sweepEveryMs?: number; oauthApps
   const redis = testRedis();
   const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps };
   const queues = createQueues(deps.redis, deps.prefix);
-  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } });
+  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500 });
   return {
     database,

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Queue } from 'bullmq';
 import { connectionCreateSchema, createConnection, type SetupDeps } from '../../jobs/connection-setup.ts';
+import { enqueuePull } from '../../jobs/queues.ts';
 import { pacerFor } from '../../jobs/connectors.ts';
 import { connectionSettingsSchema } from '../../model/connection-settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections.ts';
@@ -12,7 +14,9 @@ const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema };
 const detailed = connectionView.extend({ budgetUsedToday: z.number().describe('Requests (HubSpot) or tokens (Pipedrive) spent today') });
 const created = connectionView.extend({ webhook: z.record(z.string(), z.unknown()) });
 
-export function connectionRoutes(app: FastifyInstance, deps: SetupDeps) {
+const backfillAccepted = z.object({ connectionId: z.uuid(), status: z.literal('queued') });
+
+export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcile?: Queue) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const withBudget = async (view: ConnectionView) => {
     const settings = connectionSettingsSchema.parse(view.settings);
@@ -37,6 +41,14 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps) {
   r.post('/connections/:id/resume', { schema: { tags, params: idParams, response: { 200: connectionView, ...errors } } }, (request) =>
     setStatus(deps.db, request.accountId, request.params.id, 'active'),
   );
+  if (reconcile) {
+    // 202: the import runs in the workers; GET /v1/connections/{id} shows how far it got.
+    r.post('/connections/:id/backfill', { schema: { tags, params: idParams, response: { 202: backfillAccepted, ...errors } } }, async (request, reply) => {
+      await getConnection(deps.db, request.accountId, request.params.id);
+      await enqueuePull(reconcile, 'backfill', request.params.id);
+      return reply.code(202).send({ connectionId: request.params.id, status: 'queued' as const });
+    });
+  }
   r.delete('/connections/:id', { schema: { tags, params: idParams, response: { 204: z.null(), ...errors } } }, async (request, reply) => {
     await deleteConnection(deps.db, request.accountId, request.params.id);
     return reply.code(204).send(null);
