@@ -23,8 +23,14 @@ export const connectionCreateSchema = z.strictObject({
   ]),
   baseUrl: z.url().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * push (the default): every opportunity goes to the new CRM. backfill: the CRM already holds the
+   * account's deals, so import and match them first; only what is still unlinked is pushed after.
+   */
+  initialSync: z.enum(['push', 'backfill']).default('push'),
 });
-export type ConnectionCreate = z.output<typeof connectionCreateSchema>;
+/** As callers give it: initialSync may be left out. */
+export type ConnectionCreate = z.input<typeof connectionCreateSchema>;
 
 export interface SetupDeps extends SyncDeps {
   publicUrl: string;
@@ -96,8 +102,8 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
       settings: parsed.data,
       reconcileCursor: initialReconcileState(),
     });
-    // What the account already has goes out to the new CRM too.
-    await markAllDirty(tx, accountId, id);
+    // What the account already has goes out to the new CRM too (after the backfill, when asked for one).
+    if ((input.initialSync ?? 'push') === 'push') await markAllDirty(tx, accountId, id);
     return created;
   });
   return { ...view, webhook: webhook.view };

@@ -1,6 +1,7 @@
 import type { CrmConnector, PullPage, RemoteState } from '../connectors/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../model/connection-settings.ts';
 import { connectionForWorker, type ConnectionRow } from '../model/connections.ts';
+import { markUnlinkedDirty } from '../model/outbox.ts';
 import { parseReconcileState, saveReconcileState, type PullPosition, type ReconcileState } from '../model/reconcile-state.ts';
 import { applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { connectorFor, pacerFor, rateLimitsFor } from './connectors.ts';
@@ -111,8 +112,9 @@ export type BackfillOutcome = PullTally & { skipped?: 'inactive'; total?: number
 
 /**
  * Imports every deal the CRM has, matching existing opportunities by our canonical id, then by the
- * external reference where the connection maps one: never a second opportunity for one deal. It
- * resumes where it stood if it was interrupted; reconciliation's cursor is left alone.
+ * external reference where the connection maps one: never a second opportunity for one deal. Then
+ * the opportunities still without a deal there are pushed. It resumes where it stood if it was
+ * interrupted; reconciliation's cursor is left alone.
  */
 export async function backfillConnection(deps: SyncDeps, connectionId: string, options: PullOptions = {}): Promise<BackfillOutcome> {
   const pull = await openPull(deps, connectionId, options, false);
@@ -127,6 +129,8 @@ export async function backfillConnection(deps: SyncDeps, connectionId: string, o
   const save = (position: PullPosition | null, finishedAt?: string) =>
     saveReconcileState(deps.db, connectionId, (s) => ({ ...s, backfill: { startedAt, position, seen: pull.tally.seen, total, finishedAt } }));
   await pullPhase(pull, 'changes', resume?.position ?? { since: new Date(0).toISOString() }, (position) => save(position));
+  await markUnlinkedDirty(deps.db, pull.connection.accountId, connectionId);
   await save(null, new Date().toISOString());
+  await options.notify?.(pull.connection.accountId);
   return { ...pull.tally, total };
 }

@@ -26,6 +26,16 @@ export async function markAllDirty(db: Executor, accountId: string, connectionId
     ON CONFLICT DO NOTHING`);
 }
 
+/** After a backfill: the opportunities it found no deal for go to the CRM. */
+export async function markUnlinkedDirty(db: Executor, accountId: string, connectionId: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT ${connectionId}, o.id FROM opportunities o
+    WHERE o.account_id = ${accountId} AND o.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM remote_links l WHERE l.connection_id = ${connectionId} AND l.opportunity_id = o.id)
+    ON CONFLICT DO NOTHING`);
+}
+
 export interface Claim {
   id: number;
   opportunityId: string;

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import type { SyncDeps } from '../../src/jobs/outbound.ts';
@@ -55,4 +57,22 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > until) throw new Error(`never happened: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A port nothing listens on now: for a server a test starts, or for one that must refuse. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** The stack listening on a real port, so the sandboxes can deliver their webhooks to it. */
+export async function startListeningStack() {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const stack = await startSyncStack({ publicUrl });
+  await stack.app.listen({ port, host: '127.0.0.1' });
+  return stack;
 }

@@ -7,10 +7,11 @@ import { enqueuePull } from '../../jobs/queues.ts';
 import { pacerFor } from '../../jobs/connectors.ts';
 import { connectionSettingsSchema } from '../../model/connection-settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections.ts';
+import { DomainError } from '../../model/errors.ts';
 import { idParams, problemSchema } from '../http.ts';
 
 const tags = ['connections'];
-const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema };
+const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 503: problemSchema };
 const detailed = connectionView.extend({ budgetUsedToday: z.number().describe('Requests (HubSpot) or tokens (Pipedrive) spent today') });
 const created = connectionView.extend({ webhook: z.record(z.string(), z.unknown()) });
 
@@ -18,14 +19,20 @@ const backfillAccepted = z.object({ connectionId: z.uuid(), status: z.literal('q
 
 export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcile?: Queue) {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  const startBackfill = async (connectionId: string) => {
+    if (!reconcile) throw new DomainError(503, 'Service Unavailable', 'this server has no sync queues: backfill cannot start');
+    await enqueuePull(reconcile, 'backfill', connectionId);
+  };
   const withBudget = async (view: ConnectionView) => {
     const settings = connectionSettingsSchema.parse(view.settings);
     return { ...view, budgetUsedToday: await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday() };
   };
 
-  r.post('/connections', { schema: { tags, body: connectionCreateSchema, response: { 201: created, ...errors } } }, async (request, reply) =>
-    reply.code(201).send(await createConnection(deps, request.accountId, request.body)),
-  );
+  r.post('/connections', { schema: { tags, body: connectionCreateSchema, response: { 201: created, ...errors } } }, async (request, reply) => {
+    const connection = await createConnection(deps, request.accountId, request.body);
+    if (request.body.initialSync === 'backfill') await startBackfill(connection.id);
+    return reply.code(201).send(connection);
+  });
   r.get('/connections', { schema: { tags, response: { 200: z.object({ data: z.array(detailed) }) } } }, async (request) => ({
     data: await Promise.all((await listConnections(deps.db, request.accountId)).map(withBudget)),
   }));
@@ -41,14 +48,12 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
   r.post('/connections/:id/resume', { schema: { tags, params: idParams, response: { 200: connectionView, ...errors } } }, (request) =>
     setStatus(deps.db, request.accountId, request.params.id, 'active'),
   );
-  if (reconcile) {
-    // 202: the import runs in the workers; GET /v1/connections/{id} shows how far it got.
-    r.post('/connections/:id/backfill', { schema: { tags, params: idParams, response: { 202: backfillAccepted, ...errors } } }, async (request, reply) => {
-      await getConnection(deps.db, request.accountId, request.params.id);
-      await enqueuePull(reconcile, 'backfill', request.params.id);
-      return reply.code(202).send({ connectionId: request.params.id, status: 'queued' as const });
-    });
-  }
+  // 202: the import runs in the workers; GET /v1/connections/{id} shows how far it got (reconciliation.backfill).
+  r.post('/connections/:id/backfill', { schema: { tags, params: idParams, response: { 202: backfillAccepted, ...errors } } }, async (request, reply) => {
+    await getConnection(deps.db, request.accountId, request.params.id);
+    await startBackfill(request.params.id);
+    return reply.code(202).send({ connectionId: request.params.id, status: 'queued' as const });
+  });
   r.delete('/connections/:id', { schema: { tags, params: idParams, response: { 204: z.null(), ...errors } } }, async (request, reply) => {
     await deleteConnection(deps.db, request.accountId, request.params.id);
     return reply.code(204).send(null);
