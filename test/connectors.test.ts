@@ -93,6 +93,7 @@ describe('batching and costs', () => {
       listPipelines: 'GET /api/v2/pipelines',
       searchPersons: 'GET /api/v2/persons/search',
       addPerson: 'POST /api/v2/persons',
+      getPerson: 'GET /api/v2/persons/:id',
     };
     for (const [call, route] of Object.entries(routes)) expect(pipedriveCosts[call as keyof typeof pipedriveCosts], call).toBe(spec[route]);
   });

@@ -148,6 +148,29 @@ describe('reconciliation', () => {
     await eventually(async () => (await linkOf(primary)).remote_id === survivor.id, 'the primary’s link moves to the survivor', 20_000);
     await eventually(async () => (await linkOf(other)).remote_deleted_at !== null, 'the other is unlinked', 20_000);
   });
+
+  it('brings the contact of a deal born in a CRM: Pipedrive’s person by webhook, HubSpot’s associated contact by reconciliation', async () => {
+    const pdHeaders = { 'content-type': 'application/json', 'x-api-token': sandboxes.pipedrive.token };
+    const person = ((await (await fetch(`${sandboxes.pipedrive.baseUrl}/api/v2/persons`, { method: 'POST', headers: pdHeaders, body: JSON.stringify({ name: 'Pia Buyer', emails: [{ value: 'Pia@Buyer.test', primary: true }] }) })).json()) as Json).data;
+    await ui(sandboxes.pipedrive.baseUrl, 'POST', '/deals', { title: 'Pia’s deal', person_id: person.id });
+    const fromPipedrive = await eventually(async () => (await client.request('GET', '/v1/opportunities?limit=500')).json().data.find((o: Json) => o.title === 'Pia’s deal'), 'the opportunity', 20_000);
+    const pia = (await client.request('GET', `/v1/contacts/${fromPipedrive.contactId}`)).json();
+    expect(pia).toMatchObject({ name: 'Pia Buyer', email: 'pia@buyer.test' });
+
+    // Our push of Pia's deal made her a HubSpot contact: a person there now links her to a new deal.
+    await quiet();
+    const hsHeaders = { 'content-type': 'application/json', authorization: `Bearer ${sandboxes.hubspot.token}` };
+    const search = { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: 'pia@buyer.test' }] }] };
+    const contact = ((await (await fetch(`${sandboxes.hubspot.baseUrl}/crm/v3/objects/contacts/search`, { method: 'POST', headers: hsHeaders, body: JSON.stringify(search) })).json()) as Json).results[0];
+    await withDroppedWebhooks(sandboxes.hubspot.baseUrl, async () => {
+      const deal = await ui(sandboxes.hubspot.baseUrl, 'POST', '/deals', { dealname: 'Pia in HubSpot' });
+      await ui(sandboxes.hubspot.baseUrl, 'POST', `/deals/${deal.id}/contacts/${contact.id}`);
+    });
+    expect((await reconcileConnection(stack.deps, hubspotId)).created).toBe(1);
+    const fromHubSpot = (await client.request('GET', '/v1/opportunities?limit=500')).json().data.find((o: Json) => o.title === 'Pia in HubSpot');
+    // Matched by email: the same contact, not a second one.
+    expect(fromHubSpot.contactId).toBe(pia.id);
+  });
 });
 
 describe('backfill', () => {

@@ -21,6 +21,8 @@ export interface RemoteState {
   mergedInto?: string;
   /** Deals merged into this one (HubSpot `hs_merged_object_ids`): their links move here or end. */
   mergedFrom?: string[];
+  /** The CRM's id of the deal's person (Pipedrive person_id), for contactsOf. */
+  contactRef?: string;
   /** The ERP's reference, read from the field the connection maps it to (used to match, not synced). */
   externalRef?: string;
   problems: MappingProblem[];
@@ -82,6 +84,8 @@ export interface CrmConnector {
   push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]>;
   remove(remoteId: string): Promise<void>;
   read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]>;
+  /** The primary contact of each deal (by email and name), for deals new to us: HubSpot's first associated contact, Pipedrive's person. */
+  contactsOf(states: RemoteState[]): Promise<Map<string, NonNullable<SyncFields['contact']>>>;
   /** One page of deals modified at or after the cursor, in ascending order of modification. */
   changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage>;
   /** One page of deals deleted at or after the cursor. */

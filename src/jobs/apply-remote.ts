@@ -1,7 +1,7 @@
-import type { RemoteState } from '../connectors/types.ts';
+import type { CrmConnector, RemoteState } from '../connectors/types.ts';
 import type { ConnectionSettings } from '../model/connection-settings.ts';
 import type { ConnectionRow } from '../model/connections.ts';
-import type { Executor } from '../model/db.ts';
+import type { Database, Executor } from '../model/db.ts';
 import { recordSyncEvents, syncFieldsOf, type LinkRow, type SyncEvent } from '../model/links.ts';
 import { markDirty } from '../model/outbox.ts';
 import {
@@ -10,6 +10,7 @@ import {
   lockLinkByRemoteId,
   lockLiveLinksByRemoteIds,
   lockOpportunityRow,
+  linkedRemoteIds,
   lockUnlinkedByExternalRef,
   moveLink,
   saveAliases,
@@ -18,6 +19,22 @@ import {
 } from '../model/remote-changes.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
 import { mergeDeal } from '../sync/merge.ts';
+
+/**
+ * Deals we have no link for may become opportunities: their primary contact comes along (matched
+ * by email or created). Read before the transactions, and only for those: updates never pay for it.
+ */
+export async function addContactsOfNewDeals(db: Database, connector: CrmConnector, connectionId: string, states: RemoteState[]): Promise<void> {
+  const linked = await linkedRemoteIds(db, connectionId, states.map((s) => s.remoteId));
+  // A deal carrying our id is one of ours: adopted, it keeps the canonical contact.
+  const fresh = states.filter((s) => !s.deleted && !s.canonicalId && !linked.has(s.remoteId));
+  if (fresh.length === 0) return;
+  const contacts = await connector.contactsOf(fresh);
+  for (const state of fresh) {
+    const contact = contacts.get(state.remoteId);
+    if (contact) state.fields.contact = contact;
+  }
+}
 
 /** What one remote deal state did to the canonical store. */
 export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted';

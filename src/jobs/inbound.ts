@@ -1,7 +1,7 @@
 import { connectionSettingsSchema } from '../model/connection-settings.ts';
 import { connectionForWorker } from '../model/connections.ts';
 import { resolveAliases } from '../model/remote-changes.ts';
-import { applyRemoteState, type ApplyResult } from './apply-remote.ts';
+import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
 import { freshCredentials } from './oauth.ts';
 import type { SyncDeps } from './outbound.ts';
@@ -39,6 +39,7 @@ export async function processDelivery(deps: SyncDeps, delivery: InboundDelivery)
   // A late event about a deal merged away is about its survivor now.
   const remoteIds = await resolveAliases(deps.db, connection.id, dealIdsOf(delivery));
   const states = await connector.read(remoteIds, settings);
+  await addContactsOfNewDeals(deps.db, connector, connection.id, states);
   const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0 };
   for (const state of states) {
     const result = await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));

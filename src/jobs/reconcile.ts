@@ -3,7 +3,7 @@ import { connectionSettingsSchema, type ConnectionSettings } from '../model/conn
 import { connectionForWorker, type ConnectionRow } from '../model/connections.ts';
 import { markUnlinkedDirty } from '../model/outbox.ts';
 import { parseReconcileState, saveReconcileState, type PullPosition, type ReconcileState } from '../model/reconcile-state.ts';
-import { applyRemoteState, type ApplyResult } from './apply-remote.ts';
+import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { connectorFor, pacerFor, rateLimitsFor } from './connectors.ts';
 import { freshCredentials } from './oauth.ts';
 import type { SyncDeps } from './outbound.ts';
@@ -40,6 +40,7 @@ interface Pull {
 async function applyPage(pull: Pull, states: RemoteState[]) {
   const { deps, connection, settings, tally } = pull;
   const before = drift(tally);
+  await addContactsOfNewDeals(deps.db, pull.connector, connection.id, states);
   for (const state of states) {
     tally[await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state))]++;
   }

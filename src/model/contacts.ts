@@ -50,6 +50,22 @@ export async function createContact(db: Executor, accountId: string, input: Cont
   return toContactView(row!);
 }
 
+/**
+ * A person a CRM names on a deal: the account's contact with that email, or a new one. Under a
+ * transaction lock on (account, email), so two deliveries naming one person make one contact.
+ */
+export async function findOrCreateContactByEmail(tx: Executor, accountId: string, person: { email: string; name: string }): Promise<string> {
+  const email = person.email.toLowerCase();
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`contact:${accountId}:${email}`}, 0))`);
+  const [found] = await tx
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(and(eq(contacts.accountId, accountId), eq(sql`lower(${contacts.email})`, email)))
+    .orderBy(asc(contacts.createdAt))
+    .limit(1);
+  return found?.id ?? (await createContact(tx, accountId, { name: person.name, email })).id;
+}
+
 export async function getContact(db: Executor, accountId: string, id: string) {
   const [row] = await db.select().from(contacts).where(owned(accountId, id));
   if (!row) throw notFound('contact');

@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull, notExists } from 'drizzle-orm';
+import { findOrCreateContactByEmail } from './contacts.ts';
 import type { Executor } from './db.ts';
 import { applyFieldChanges, createOpportunity, deleteOpportunity, type FieldChanges } from './opportunities.ts';
 import { opportunities, remoteAliases, remoteLinks } from './schema.ts';
@@ -36,8 +37,11 @@ export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<
 export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>, externalRef?: string) {
   const { title, description, amount, currency, closeDate, stage, probability, assigneeId, attributes } = fields;
   const refFree = externalRef !== undefined && !(await externalRefTaken(tx, accountId, externalRef));
+  const email = fields.contact?.email;
+  const contactId = email ? await findOrCreateContactByEmail(tx, accountId, { email, name: fields.contact!.name }) : undefined;
   const created = await createOpportunity(tx, accountId, {
     ...(refFree ? { externalRef } : {}),
+    ...(contactId ? { contactId } : {}),
     title: title || 'Untitled deal',
     description,
     amount,
@@ -157,4 +161,14 @@ export async function resolveAliases(db: Executor, connectionId: string, remoteI
     .where(and(eq(remoteAliases.connectionId, connectionId), inArray(remoteAliases.oldRemoteId, remoteIds)));
   const survivor = new Map(aliases.map((a) => [a.oldRemoteId, a.newRemoteId]));
   return [...new Set(remoteIds.map((id) => survivor.get(id) ?? id))];
+}
+
+/** Which of these remote ids this connection already links (aliases of merged deals aside). */
+export async function linkedRemoteIds(db: Executor, connectionId: string, remoteIds: string[]): Promise<Set<string>> {
+  if (remoteIds.length === 0) return new Set();
+  const rows = await db
+    .select({ remoteId: remoteLinks.remoteId })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.remoteId, remoteIds)));
+  return new Set(rows.map((r) => r.remoteId));
 }

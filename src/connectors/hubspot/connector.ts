@@ -1,5 +1,5 @@
 import { Client } from '@hubspot/api-client';
-import type { MappingSettings } from '../../model/sync-fields.ts';
+import type { MappingSettings, SyncFields } from '../../model/sync-fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { hubspotError } from './errors.ts';
 import { fromHubSpot, toHubSpot } from './mapping.ts';
@@ -190,6 +190,24 @@ export class HubSpotConnector implements CrmConnector {
       }
     }
     return states;
+  }
+
+  /** One batch read of the deals' contact associations, then each first contact's email and name. */
+  async contactsOf(states: RemoteState[]): Promise<Map<string, NonNullable<SyncFields['contact']>>> {
+    const contacts = new Map<string, NonNullable<SyncFields['contact']>>();
+    for (const batch of chunks(states, BATCH)) {
+      const inputs = batch.map((s) => ({ id: s.remoteId }));
+      const associations = await this.call(() => this.client.crm.associations.v4.batchApi.getPage('deals', 'contacts', { inputs }));
+      for (const result of associations.results) {
+        const contactId = result.to[0]?.toObjectId;
+        if (contactId === undefined) continue;
+        const contact = await this.call(() => this.client.crm.contacts.basicApi.getById(String(contactId), ['email', 'firstname', 'lastname']));
+        const { email, firstname, lastname } = contact.properties;
+        const name = [firstname, lastname].filter(Boolean).join(' ') || email || 'Unnamed contact';
+        contacts.set(result._from.id, { email: email?.toLowerCase() || null, name });
+      }
+    }
+    return contacts;
   }
 
   /** Search on hs_lastmodifieddate, ascending: HubSpot's own way to list what changed. */

@@ -1,5 +1,5 @@
 import { v1, v2 } from 'pipedrive';
-import type { MappingSettings } from '../../model/sync-fields.ts';
+import type { MappingSettings, SyncFields } from '../../model/sync-fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
 import { pipedriveError } from './errors.ts';
@@ -23,6 +23,7 @@ export const pipedriveCosts = {
   listStages: 5,
   listPipelines: 5,
   searchPersons: 20,
+  getPerson: 1,
   addPerson: 5,
   v1: 20,
 } as const;
@@ -37,7 +38,8 @@ function stateOf(deal: PipedriveDeal, settings: MappingSettings): RemoteState {
   const { fields, canonicalId, problems } = fromPipedrive(deal, settings);
   const ref = settings.externalRefField ? deal.custom_fields?.[settings.externalRefField] : undefined;
   const externalRef = typeof ref === 'string' && ref ? ref : undefined;
-  return { remoteId: String(deal.id), version: new Date(deal.update_time!), canonicalId, fields, deleted: false, problems, externalRef };
+  const contactRef = deal.person_id ? String(deal.person_id) : undefined;
+  return { remoteId: String(deal.id), version: new Date(deal.update_time!), canonicalId, fields, deleted: false, problems, externalRef, contactRef };
 }
 
 /** A new window from the newest update time seen, or the next cursor page when a whole page shares one second. */
@@ -185,6 +187,23 @@ export class PipedriveConnector implements CrmConnector {
       }
     }
     return states;
+  }
+
+  /** Each deal's person, read once per person (1 token each). */
+  async contactsOf(states: RemoteState[]): Promise<Map<string, NonNullable<SyncFields['contact']>>> {
+    const people = new Map<string, NonNullable<SyncFields['contact']>>();
+    const contacts = new Map<string, NonNullable<SyncFields['contact']>>();
+    for (const state of states) {
+      const ref = state.contactRef;
+      if (!ref) continue;
+      if (!people.has(ref)) {
+        const person = (await this.call(pipedriveCosts.getPerson, () => this.persons.getPerson({ id: Number(ref) }))).data;
+        const email = person?.emails?.find((e) => e.primary)?.value ?? person?.emails?.[0]?.value;
+        people.set(ref, { email: email?.toLowerCase() || null, name: person?.name || email || 'Unnamed contact' });
+      }
+      contacts.set(state.remoteId, people.get(ref)!);
+    }
+    return contacts;
   }
 
   async changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage> {
