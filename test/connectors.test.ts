@@ -98,3 +98,54 @@ describe('batching and costs', () => {
     for (const [call, route] of Object.entries(routes)) expect(pipedriveCosts[call as keyof typeof pipedriveCosts], call).toBe(spec[route]);
   });
 });
+
+describe('pulls: every deal changed since a time, once, however many share a timestamp', () => {
+  const ui = (baseUrl: string, path: string, body: unknown) =>
+    fetch(`${baseUrl}/_sandbox/ui${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string | number }>);
+
+  async function pullAll(connector: CrmConnector, kind: 'changedSince' | 'deletedSince', since: Date, settings: MappingSettings) {
+    const seen: string[] = [];
+    let cursor: Awaited<ReturnType<CrmConnector['changedSince']>>['next'] = { since: since.toISOString() };
+    let pages = 0;
+    while (cursor) {
+      const page = await connector[kind](cursor, settings);
+      seen.push(...page.states.map((s) => s.remoteId));
+      cursor = page.next;
+      if (++pages > 50) throw new Error('the pull does not end');
+    }
+    return { ids: new Set(seen), pages };
+  }
+
+  async function check(connector: CrmConnector, baseUrl: string, settings: MappingSettings, count: number, dealBody: (i: number) => unknown) {
+    const before = new Date(Date.now() - 1000);
+    const created = await Promise.all(Array.from({ length: count }, (_, i) => ui(baseUrl, '/deals', dealBody(i))));
+    const changed = await pullAll(connector, 'changedSince', before, settings);
+    expect(changed.ids).toEqual(new Set(created.map((d) => String(d.id))));
+    expect(changed.pages).toBeGreaterThan(1);
+    // Nothing changed after the newest: a pull from a minute ahead sees nothing.
+    expect((await pullAll(connector, 'changedSince', new Date(Date.now() + 60_000), settings)).ids.size).toBe(0);
+    const gone = created.slice(0, 3).map((d) => String(d.id));
+    for (const id of gone) await fetch(`${baseUrl}/_sandbox/ui/deals/${id}`, { method: 'DELETE' });
+    expect((await pullAll(connector, 'deletedSince', before, settings)).ids).toEqual(new Set(gone));
+  }
+
+  it('HubSpot: search windows of 200, ascending on hs_lastmodifieddate', async () => {
+    const sandbox = await startHubSpotSandbox({ seed: 22 });
+    try {
+      const connector = new HubSpotConnector({ baseUrl: sandbox.baseUrl, accessToken: sandbox.token, pacer: new CountingPacer() });
+      await check(connector, sandbox.baseUrl, settingsFor('crm_sync_id', 'default'), 450, (i) => ({ dealname: `pulled ${i}` }));
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('Pipedrive: updated_since and update_time, 500 a page', async () => {
+    const sandbox = await startPipedriveSandbox({ seed: 22 });
+    try {
+      const connector = new PipedriveConnector({ baseUrl: sandbox.baseUrl, apiToken: sandbox.token, pacer: new CountingPacer() });
+      await check(connector, sandbox.baseUrl, settingsFor('none', '1'), 520, (i) => ({ title: `pulled ${i}` }));
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
