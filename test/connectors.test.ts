@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSpotConnector } from '../src/connectors/hubspot/connector.ts';
 import { pipedriveCosts, PipedriveConnector } from '../src/connectors/pipedrive/connector.ts';
-import type { CrmConnector, Pacer } from '../src/connectors/types.ts';
+import type { CrmConnector, Pacer, PullCursor, PullPage } from '../src/connectors/types.ts';
 import type { MappingSettings } from '../src/model/sync-fields.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
@@ -105,10 +105,10 @@ describe('pulls: every deal changed since a time, once, however many share a tim
 
   async function pullAll(connector: CrmConnector, kind: 'changedSince' | 'deletedSince', since: Date, settings: MappingSettings) {
     const seen: string[] = [];
-    let cursor: Awaited<ReturnType<CrmConnector['changedSince']>>['next'] = { since: since.toISOString() };
+    let cursor: PullCursor | null = { since: since.toISOString() };
     let pages = 0;
     while (cursor) {
-      const page = await connector[kind](cursor, settings);
+      const page: PullPage = await connector[kind](cursor, settings);
       seen.push(...page.states.map((s) => s.remoteId));
       cursor = page.next;
       if (++pages > 50) throw new Error('the pull does not end');

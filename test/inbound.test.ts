@@ -73,6 +73,22 @@ describe('inbound sync', () => {
     expect(settled).toBeGreaterThan(0);
     const [{ n }] = await stack.database.sql`SELECT count(*)::int AS n FROM outbox`;
     expect(n).toBe(0);
+    const echoes = await stack.database.sql`SELECT count(*)::int AS n FROM sync_events WHERE opportunity_id = ${id} AND kind = 'echo_suppressed'`;
+    expect(echoes[0]!.n).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps a deal event it cannot read on the connection’s timeline instead of dropping it', async () => {
+    const connection = (await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'pipedrive');
+    await stack.queues.inbound.add('delivery', { connectionId: connection.id, provider: 'pipedrive', receivedAt: Date.now(), events: [{ meta: { entity: 'deal', action: 'change', entity_id: 'not-a-deal-id' } }] });
+    const [kept] = await eventually(
+      async () => {
+        const rows = await stack.database.sql`SELECT detail FROM sync_events WHERE connection_id = ${connection.id} AND kind = 'unreadable_event'`;
+        return rows.length ? rows : undefined;
+      },
+      'the event is recorded',
+      20_000,
+    );
+    expect(kept!.detail.event.meta.entity_id).toBe('not-a-deal-id');
   });
 
   it('makes a deal created in Pipedrive a canonical opportunity and puts it in HubSpot', async () => {

@@ -33,6 +33,11 @@ describe('three-way merge', () => {
     expect(result).toMatchObject({ toCanonical: {}, conflicts: [], base: { title: 'D' } });
   });
 
+  it('sees our own write that comes back before its push was saved as an echo that only moves the base', () => {
+    const result = mergeDeal(input({ local: { title: 'E', state: 'abandoned' }, remote: { title: 'E', state: 'lost' } }));
+    expect(result).toMatchObject({ toCanonical: {}, conflicts: [], echo: true, base: { title: 'E', state: 'abandoned' } });
+  });
+
   it('decides a conflict by the newest change under the default policy, and reports it', () => {
     const remoteNewer = mergeDeal(input({ local: { amount: '20' }, remote: { amount: '30' } }));
     expect(remoteNewer.toCanonical).toEqual({ amount: '30' });

@@ -81,7 +81,11 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
   if (link.remoteDeletedAt) record(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
   const lastError = state.problems.length ? { mapping: state.problems } : null;
   await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError });
-  if (merged.echo) return 'echoes';
+  if (merged.echo) {
+    // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
+    record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
+    return 'echoes';
+  }
   if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical);
   for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });

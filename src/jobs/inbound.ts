@@ -1,5 +1,6 @@
 import { connectionSettingsSchema } from '../model/connection-settings.ts';
 import { connectionForWorker } from '../model/connections.ts';
+import { recordSyncEvents } from '../model/links.ts';
 import { resolveAliases } from '../model/remote-changes.ts';
 import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
@@ -7,20 +8,34 @@ import { freshCredentials } from './oauth.ts';
 import type { SyncDeps } from './outbound.ts';
 import type { InboundDelivery } from './queues.ts';
 
-/** The deal ids a delivery speaks about: HubSpot thin events, Pipedrive v2 (and v1) bodies. */
-export function dealIdsOf(delivery: InboundDelivery): string[] {
-  const ids = delivery.events.flatMap((raw) => {
-    const event = raw as Record<string, unknown> & { meta?: Record<string, unknown> };
-    if (delivery.provider === 'hubspot') {
-      const type = String(event.subscriptionType ?? '');
-      if (!type.startsWith('deal.')) return [];
-      return [event.newObjectId ?? event.objectId, ...((event.mergedObjectIds as unknown[]) ?? [])].filter((id) => id !== undefined).map(String);
-    }
-    const meta = event.meta ?? {};
-    const entity = meta.entity ?? meta.object;
-    return entity === 'deal' && (meta.entity_id ?? meta.id) !== undefined ? [String(meta.entity_id ?? meta.id)] : [];
-  });
-  return [...new Set(ids)];
+const REMOTE_ID = /^\d{1,30}$/;
+
+/** The deal ids one event speaks about; undefined when it is a deal event we cannot read. */
+function idsOfEvent(provider: InboundDelivery['provider'], raw: unknown): string[] | undefined {
+  const event = (raw ?? {}) as Record<string, unknown> & { meta?: Record<string, unknown> };
+  if (provider === 'hubspot') {
+    const type = String(event.subscriptionType ?? '');
+    if (!type.startsWith('deal.')) return []; // contacts, companies: not ours to sync
+    const ids = [event.newObjectId ?? event.objectId, ...(Array.isArray(event.mergedObjectIds) ? event.mergedObjectIds : [])].map(String);
+    return ids.every((id) => REMOTE_ID.test(id)) ? ids : undefined;
+  }
+  const meta = event.meta ?? {};
+  const entity = meta.entity ?? meta.object;
+  if (entity !== undefined && entity !== 'deal') return [];
+  const id = String(meta.entity_id ?? meta.id);
+  return entity === 'deal' && REMOTE_ID.test(id) ? [id] : undefined;
+}
+
+/** The deal ids a delivery speaks about (HubSpot thin events, Pipedrive v2 and v1 bodies), and the events it could not read. */
+export function dealIdsOf(delivery: InboundDelivery): { ids: string[]; unreadable: unknown[] } {
+  const ids = new Set<string>();
+  const unreadable: unknown[] = [];
+  for (const event of delivery.events) {
+    const found = idsOfEvent(delivery.provider, event);
+    if (found) for (const id of found) ids.add(id);
+    else unreadable.push(event);
+  }
+  return { ids: [...ids], unreadable };
 }
 
 export type InboundOutcome = { accountId: string } & Record<ApplyResult, number>;
@@ -36,8 +51,12 @@ export async function processDelivery(deps: SyncDeps, delivery: InboundDelivery)
   const settings = connectionSettingsSchema.parse(connection.settings);
   const credentials = await freshCredentials(deps, connection.id, connection);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings));
+  const { ids, unreadable } = dealIdsOf(delivery);
+  // Never dropped silently: what could not be read is on the connection's timeline for admins.
+  const kept = unreadable.map((event) => ({ accountId: connection.accountId, opportunityId: null, connectionId: connection.id, kind: 'unreadable_event', detail: { event } }));
+  await recordSyncEvents(deps.db, kept);
   // A late event about a deal merged away is about its survivor now.
-  const remoteIds = await resolveAliases(deps.db, connection.id, dealIdsOf(delivery));
+  const remoteIds = await resolveAliases(deps.db, connection.id, ids);
   const states = await connector.read(remoteIds, settings);
   await addContactsOfNewDeals(deps.db, connector, connection.id, states);
   const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0 };

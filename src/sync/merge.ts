@@ -32,7 +32,7 @@ export interface MergeResult {
   /** The new base snapshot for this link. */
   base: Partial<SyncFields>;
   conflicts: Conflict[];
-  /** Nothing came in: every remote value equals the base (our own write coming back, or a repeat). */
+  /** Nothing came in: every remote value equals the base or the canonical value (our own write coming back, or a repeat). */
   echo: boolean;
 }
 
@@ -44,14 +44,16 @@ function unchanged(field: string, base: unknown, remote: unknown): boolean {
   return same(base, remote);
 }
 
-type Decision = { take: boolean; conflict?: Conflict };
+type Decision = { take: boolean; agreed?: boolean; conflict?: Conflict };
 
 function decide(field: string, key: keyof SyncFields, values: { base: unknown; local: unknown; remote: unknown }, input: MergeInput): Decision | undefined {
   const { base, local, remote } = values;
   if (unchanged(field, base, remote)) return undefined; // nothing came in
   const direction = input.directions[key] ?? 'both';
   if (direction === 'outbound') return { take: false };
-  if (same(local, base) || same(local, remote)) return { take: true };
+  // Already what the canonical side holds (our own write, seen before its push was saved): only the base moves.
+  if (unchanged(field, local, remote)) return { take: false, agreed: true };
+  if (same(local, base)) return { take: true };
   const rule: Policy = direction === 'inbound' ? 'remote' : (input.policy.fields[key] ?? input.policy.default);
   const localAt = Date.parse(input.localChangedAt[field] ?? '') || 0;
   const remoteWins = rule === 'remote' || (rule === 'newest' && input.remoteChangedAt.getTime() > localAt);
@@ -73,6 +75,11 @@ export function mergeDeal(input: MergeInput): MergeResult {
     if (key === 'attributes') continue;
     const decision = decide(key, key, { base: input.base[key], local: input.local[key], remote: input.remote[key] }, input);
     if (!decision) continue;
+    if (decision.agreed) {
+      // In canonical terms: an abandoned opportunity stays abandoned in the base, not lost.
+      (base as Record<string, unknown>)[key] = input.local[key];
+      continue;
+    }
     incoming = true;
     if (decision.conflict) conflicts.push(decision.conflict);
     if (decision.take) {
@@ -85,6 +92,10 @@ export function mergeDeal(input: MergeInput): MergeResult {
     const values = { base: input.base.attributes?.[attribute], local: input.local.attributes?.[attribute], remote: remoteAttributes[attribute] };
     const decision = decide(`attributes.${attribute}`, 'attributes', values, input);
     if (!decision) continue;
+    if (decision.agreed) {
+      base.attributes = { ...base.attributes, [attribute]: values.local };
+      continue;
+    }
     incoming = true;
     if (decision.conflict) conflicts.push(decision.conflict);
     if (decision.take) {
