@@ -35,14 +35,14 @@ export interface RateLimits {
   perWindow: number;
   /** Per UTC day: requests (HubSpot) or tokens (Pipedrive). */
   daily: number;
-  /** HubSpot's search endpoints: their own per-second limit. */
+  /** Search endpoints: their own per-second limit (HubSpot 5/s; Pipedrive 10 per 2 s). */
   searchPerSecond?: number;
 }
 
 /** Defaults that match each CRM's lowest tier; the connection's settings can raise them. */
 export const defaultRateLimits: Record<Provider, RateLimits> = {
   hubspot: { windowMs: 10_000, perWindow: 100, daily: 250_000, searchPerSecond: 5 },
-  pipedrive: { windowMs: 2_000, perWindow: 20, daily: 30_000 },
+  pipedrive: { windowMs: 2_000, perWindow: 20, daily: 30_000, searchPerSecond: 5 },
 };
 
 const HEADROOM = 0.9;

@@ -71,8 +71,9 @@ export class PipedriveConnector implements CrmConnector {
     this.pacer = auth.pacer;
   }
 
-  private async call<T>(cost: number, work: () => Promise<T>): Promise<T> {
-    await this.pacer.take(cost);
+  /** Search endpoints have a window of their own (10 per 2 seconds), so the pacer counts them apart. */
+  private async call<T>(cost: number, work: () => Promise<T>, kind?: 'search'): Promise<T> {
+    await this.pacer.take(cost, kind);
     try {
       return await work();
     } catch (error) {
@@ -114,8 +115,10 @@ export class PipedriveConnector implements CrmConnector {
    * canonical-id field before creating again: a retried create never makes a second deal.
    */
   private async findByCanonicalId(canonicalId: string): Promise<number | undefined> {
-    const found = await this.call(pipedriveCosts.searchDeals, () =>
-      this.deals.searchDeals({ term: canonicalId, fields: 'custom_fields', exact_match: true }),
+    const found = await this.call(
+      pipedriveCosts.searchDeals,
+      () => this.deals.searchDeals({ term: canonicalId, fields: 'custom_fields', exact_match: true }),
+      'search',
     );
     return found.data?.items?.[0]?.item?.id;
   }
@@ -148,7 +151,7 @@ export class PipedriveConnector implements CrmConnector {
       return null;
     }
     const email = contact.email;
-    const found = await this.call(pipedriveCosts.searchPersons, () => this.persons.searchPersons({ term: email, fields: 'email', exact_match: true }));
+    const found = await this.call(pipedriveCosts.searchPersons, () => this.persons.searchPersons({ term: email, fields: 'email', exact_match: true }), 'search');
     const existing = found.data?.items?.[0]?.item?.id;
     if (existing) return existing;
     const created = await this.call(pipedriveCosts.addPerson, () =>
