@@ -20,6 +20,7 @@ let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
 let client: Client;
 let pipedriveKey: string;
+let ben: Json;
 
 const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
 const ui = (baseUrl: string, method: string, path: string, body: unknown = {}): Promise<Json> =>
@@ -35,6 +36,8 @@ beforeAll(async () => {
   stack = await startSyncStack({ publicUrl });
   await stack.app.listen({ port, host: '127.0.0.1' });
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Inbound');
+  // The sandboxes' sales rep, so the connections map him as an owner (matched by email).
+  ben = (await client.request('POST', '/v1/users', { name: 'Ben Seller', email: 'ben@sandbox.example' })).json();
   const hubspot = (await client.request('POST', '/v1/connections', { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret }, baseUrl: sandboxes.hubspot.baseUrl })).json();
   const pipedrive = (await client.request('POST', '/v1/connections', { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl })).json();
   pipedriveKey = pipedrive.settings.canonicalIdField;
@@ -117,6 +120,8 @@ describe('inbound sync', () => {
       return o.state === 'won' ? o : undefined;
     }, 'the canonical state is won', 20_000);
     expect(won.closedAt).not.toBeNull();
+    // Ben (Pipedrive user 2) clicked won: the webhook says so, and he is mapped to a user.
+    expect(won.closedById).toBe(ben.id);
     await eventually(async () => (await hubspotDealOf(id))?.properties.dealstage === 'closedwon', 'HubSpot moves to closed won', 20_000);
   });
 

@@ -21,6 +21,8 @@ export interface RemoteState {
   mergedInto?: string;
   /** Deals merged into this one (HubSpot `hs_merged_object_ids`): their links move here or end. */
   mergedFrom?: string[];
+  /** The CRM user who made the change, where the webhook says (Pipedrive meta.user_id): who closed a deal. */
+  changedBy?: string;
   /** The CRM's id of the deal's person (Pipedrive person_id), for contactsOf. */
   contactRef?: string;
   /** The ERP's reference, read from the field the connection maps it to (used to match, not synced). */

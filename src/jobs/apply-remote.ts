@@ -86,7 +86,8 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
     record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
     return 'echoes';
   }
-  if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical);
+  const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
+  if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical, closedBy);
   for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
   return 'applied';

@@ -26,6 +26,17 @@ function idsOfEvent(provider: InboundDelivery['provider'], raw: unknown): string
   return entity === 'deal' && REMOTE_ID.test(id) ? [id] : undefined;
 }
 
+/** Who made each deal's latest change, where the events say: Pipedrive's meta.user_id. */
+function changedByOf(delivery: InboundDelivery): Map<string, string> {
+  const who = new Map<string, string>();
+  if (delivery.provider !== 'pipedrive') return who;
+  for (const raw of delivery.events) {
+    const meta = ((raw ?? {}) as { meta?: Record<string, unknown> }).meta ?? {};
+    if (meta.user_id !== undefined && (meta.entity_id ?? meta.id) !== undefined) who.set(String(meta.entity_id ?? meta.id), String(meta.user_id));
+  }
+  return who;
+}
+
 /** The deal ids a delivery speaks about (HubSpot thin events, Pipedrive v2 and v1 bodies), and the events it could not read. */
 export function dealIdsOf(delivery: InboundDelivery): { ids: string[]; unreadable: unknown[] } {
   const ids = new Set<string>();
@@ -59,6 +70,8 @@ export async function processDelivery(deps: SyncDeps, delivery: InboundDelivery)
   const remoteIds = await resolveAliases(deps.db, connection.id, ids);
   const states = await connector.read(remoteIds, settings);
   await addContactsOfNewDeals(deps.db, connector, connection.id, states);
+  const changedBy = changedByOf(delivery);
+  for (const state of states) state.changedBy = changedBy.get(state.remoteId);
   const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0 };
   for (const state of states) {
     const result = await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));

@@ -8,7 +8,7 @@ import type { SyncFields } from './sync-fields.ts';
 type Row = typeof opportunities.$inferSelect;
 
 /** Canonical fields from a CRM as column changes; a state change opens or closes as the API would. */
-function columnChanges(row: Row | undefined, fields: Partial<SyncFields>): FieldChanges {
+function columnChanges(row: Row | undefined, fields: Partial<SyncFields>, closedById: string | null): FieldChanges {
   const { contact: _contact, attributes, state, ...plain } = fields;
   const changes: FieldChanges = { ...plain };
   if (attributes) {
@@ -22,15 +22,18 @@ function columnChanges(row: Row | undefined, fields: Partial<SyncFields>): Field
   if (state && state !== row?.state) {
     changes.state = state;
     changes.closedAt = state === 'open' ? null : new Date();
-    changes.closedById = null;
+    changes.closedById = state === 'open' ? null : closedById;
     if (state === 'open') changes.lostReason = null;
   }
   return changes;
 }
 
-/** Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection). */
-export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>) {
-  return applyFieldChanges(tx, row, columnChanges(row, fields));
+/**
+ * Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection).
+ * `closedById`: the user who closed it in the CRM, when the CRM says who and that person is mapped.
+ */
+export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>, closedById: string | null = null) {
+  return applyFieldChanges(tx, row, columnChanges(row, fields, closedById));
 }
 
 /** A deal first seen in a CRM becomes a canonical opportunity, with its external reference when that is free. */
