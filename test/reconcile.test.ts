@@ -173,6 +173,25 @@ describe('reconciliation', () => {
   });
 });
 
+describe('read before write', () => {
+  it('never overwrites a CRM change whose webhook has not come: the flush merges it first, by policy', async () => {
+    const id = await syncedOpportunity('Raced title');
+    const deal = await hubspotDealOf(id);
+    await client.request('POST', `/v1/connections/${hubspotId}/pause`);
+    await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Title from the ERP' });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the person's edit is the newer one
+    await withDroppedWebhooks(sandboxes.hubspot.baseUrl, () => ui(sandboxes.hubspot.baseUrl, 'PATCH', `/deals/${deal.id}`, { dealname: 'Title from sales' }));
+    await client.request('POST', `/v1/connections/${hubspotId}/resume`);
+    await eventually(async () => (await opportunity(id)).title === 'Title from sales', 'the newer HubSpot title wins', 20_000);
+    await quiet();
+    expect((await hubspotDealOf(id)).properties.dealname).toBe('Title from sales');
+    expect((await pipedriveDealOf(id)).title).toBe('Title from sales');
+    const conflicts = await stack.database.sql`SELECT field, before, after, rule FROM sync_events WHERE opportunity_id = ${id} AND kind = 'conflict'`;
+    const conflict = conflicts.find((c) => c.field === 'title');
+    expect(conflict).toMatchObject({ field: 'title', before: 'Title from the ERP', after: 'Title from sales', rule: 'newest' });
+  });
+});
+
 describe('backfill', () => {
   it('imports every deal a CRM already had, matching by canonical id and by external reference, never twice', async () => {
     const crm = await startSandboxes(82);
