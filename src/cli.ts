@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { buildServer } from './api/server.ts';
 import { Redis } from 'ioredis';
 import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
+import { runDemo } from './demo/index.ts';
 import { notifyAccount } from './jobs/notify.ts';
 import { closeQueues, createQueues } from './jobs/queues.ts';
 import { backfillConnection } from './jobs/reconcile.ts';
@@ -21,6 +22,9 @@ import { startPipedriveSandbox } from './sandbox/pipedrive/index.ts';
 const usage = `Usage: crm-sync <command>
 
 Commands:
+  demo [--exit] [--port N] [--seed N]
+                                   the whole sync on this machine against the sandboxes, with a
+                                   story printed as it happens (--exit: stop after the story)
   migrate                          create the database if missing and apply migrations
   serve [--no-migrate]             start the HTTP API (migrates first unless --no-migrate)
   work [--no-migrate]              the sync workers (run as many as you like)
@@ -133,6 +137,14 @@ async function keys(args: string[]) {
   }
 }
 
+async function demo(args: string[]) {
+  const { values } = parse(args, { exit: { type: 'boolean' }, port: { type: 'string' }, seed: { type: 'string' } });
+  const seed = integerFlag(values.seed, '--seed', 2 ** 32 - 1) ?? 1;
+  await runDemo(config(), { exit: Boolean(values.exit), port: integerFlag(values.port, '--port', 65535), seed });
+  // Sandboxes, pools and sockets are closed; leave no timer to keep the process up.
+  process.exit(0);
+}
+
 /** Runs in this process, so the bar shows live; the deals it creates go out through the workers. */
 async function backfill(args: string[]) {
   const { positionals } = parse(args, {});
@@ -195,6 +207,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   accounts,
   keys,
   backfill,
+  demo,
 };
 
 async function main(argv: string[]) {

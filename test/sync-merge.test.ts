@@ -45,7 +45,17 @@ describe('three-way merge', () => {
     const canonicalNewer = mergeDeal(input({ local: { amount: '20' }, remote: { amount: '30' }, localChangedAt: { amount: '2026-01-01T12:00:00Z' } }));
     expect(canonicalNewer.toCanonical).toEqual({});
     expect(canonicalNewer.conflicts[0]).toMatchObject({ winner: 'canonical', rule: 'newest' });
-    expect(canonicalNewer.base.amount).toBe('10');
+    // The CRM's value is known now: the base records it, and the flush is asked to send canonical's.
+    expect(canonicalNewer.base.amount).toBe('30');
+    expect(canonicalNewer.pushBack).toBe(true);
+    // The same state again (a duplicate webhook, a reconciliation) is nothing new: no second conflict.
+    const again = mergeDeal(input({ base: canonicalNewer.base, local: { amount: '20' }, remote: { amount: '30' }, localChangedAt: { amount: '2026-01-01T12:00:00Z' } }));
+    expect(again).toMatchObject({ conflicts: [], echo: true, pushBack: false });
+  });
+
+  it('compares amounts as decimals: 1200.00 and 1200 are one amount', () => {
+    expect(mergeDeal(input({ base: { amount: '1200.00' }, local: { amount: '1200.00' }, remote: { amount: '1200' } }))).toMatchObject({ echo: true, conflicts: [] });
+    expect(mergeDeal(input({ base: { amount: '1200.00' }, local: { amount: '1200.00' }, remote: { amount: '1200.5' } })).toCanonical).toEqual({ amount: '1200.5' });
   });
 
   it('follows a per-field policy over the default', () => {

@@ -3,6 +3,7 @@ import type { ConnectionSettings } from '../model/connection-settings.ts';
 import type { ConnectionRow } from '../model/connections.ts';
 import type { Database, Executor } from '../model/db.ts';
 import { recordSyncEvents, syncFieldsOf, type LinkRow, type SyncEvent } from '../model/links.ts';
+import { applyFieldChanges } from '../model/opportunities.ts';
 import { markDirty } from '../model/outbox.ts';
 import {
   applyRemoteFields,
@@ -81,13 +82,18 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
   if (link.remoteDeletedAt) record(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
   const lastError = state.problems.length ? { mapping: state.problems } : null;
   await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError });
+  const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
+  if (closedBy && row.state !== 'open' && row.state === state.fields.state && !row.closedById) {
+    // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
+    await applyFieldChanges(tx, row, { closedById: closedBy });
+  }
   if (merged.echo) {
     // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
     record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
     return 'echoes';
   }
-  const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
   if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical, closedBy);
+  if (merged.pushBack) await markDirty(tx, connection.accountId, [row.id]);
   for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
   return 'applied';

@@ -26,15 +26,22 @@ function idsOfEvent(provider: InboundDelivery['provider'], raw: unknown): string
   return entity === 'deal' && REMOTE_ID.test(id) ? [id] : undefined;
 }
 
-/** Who made each deal's latest change, where the events say: Pipedrive's meta.user_id. */
-function changedByOf(delivery: InboundDelivery): Map<string, string> {
-  const who = new Map<string, string>();
-  if (delivery.provider !== 'pipedrive') return who;
+/**
+ * Who closed a deal, where an event says so: a Pipedrive event whose status moved (v2 `data` and
+ * `previous`, v1 `current`) names its user. Only that event: the deal read now may have been closed
+ * by someone else than the user of a later, unrelated event in the same stream.
+ */
+function closersOf(delivery: InboundDelivery): Map<string, string> {
+  const closers = new Map<string, string>();
+  if (delivery.provider !== 'pipedrive') return closers;
   for (const raw of delivery.events) {
-    const meta = ((raw ?? {}) as { meta?: Record<string, unknown> }).meta ?? {};
-    if (meta.user_id !== undefined && (meta.entity_id ?? meta.id) !== undefined) who.set(String(meta.entity_id ?? meta.id), String(meta.user_id));
+    const event = (raw ?? {}) as { meta?: Record<string, unknown>; data?: { status?: unknown }; current?: { status?: unknown }; previous?: { status?: unknown } | null };
+    const meta = event.meta ?? {};
+    const status = (event.data ?? event.current)?.status;
+    const moved = event.previous?.status !== undefined && status !== event.previous.status;
+    if (moved && meta.user_id !== undefined) closers.set(String(meta.entity_id ?? meta.id), String(meta.user_id));
   }
-  return who;
+  return closers;
 }
 
 /** The deal ids a delivery speaks about (HubSpot thin events, Pipedrive v2 and v1 bodies), and the events it could not read. */
@@ -70,8 +77,8 @@ export async function processDelivery(deps: SyncDeps, delivery: InboundDelivery)
   const remoteIds = await resolveAliases(deps.db, connection.id, ids);
   const states = await connector.read(remoteIds, settings);
   await addContactsOfNewDeals(deps.db, connector, connection.id, states);
-  const changedBy = changedByOf(delivery);
-  for (const state of states) state.changedBy = changedBy.get(state.remoteId);
+  const closers = closersOf(delivery);
+  for (const state of states) state.changedBy = closers.get(state.remoteId);
   const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0 };
   for (const state of states) {
     const result = await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));

@@ -1,7 +1,7 @@
 import type { SyncFields } from '../model/sync-fields.ts';
+import { sameValue } from './equality.ts';
 
 type Direction = 'both' | 'inbound' | 'outbound';
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** The fields a connection sends out: all but those set to inbound only. */
 export function outboundFields(fields: SyncFields, directions: Partial<Record<keyof SyncFields, Direction>>): Partial<SyncFields> {
@@ -18,9 +18,9 @@ export function changedSince(base: Partial<SyncFields>, current: Partial<SyncFie
     if (name === 'attributes') {
       const before = base.attributes ?? {};
       const after = current.attributes ?? {};
-      const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !same(before[k], after[k]));
+      const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !sameValue(`attributes.${k}`, before[k], after[k]));
       if (keys.length) changed.attributes = Object.fromEntries(keys.map((k) => [k, after[k] ?? null]));
-    } else if (!same(base[name], current[name])) {
+    } else if (!sameValue(name, base[name], current[name])) {
       (changed as Record<string, unknown>)[name] = current[name];
     }
   }

@@ -1,4 +1,5 @@
 import type { SyncFields } from '../model/sync-fields.ts';
+import { sameValue } from './equality.ts';
 
 export type Policy = 'newest' | 'canonical' | 'remote';
 type Direction = 'both' | 'inbound' | 'outbound';
@@ -34,14 +35,14 @@ export interface MergeResult {
   conflicts: Conflict[];
   /** Nothing came in: every remote value equals the base or the canonical value (our own write coming back, or a repeat). */
   echo: boolean;
+  /** Canonical won a conflict: the CRM holds a value it must be given back. */
+  pushBack: boolean;
 }
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** The CRMs know no "abandoned": a lost deal whose base is abandoned has not changed state. */
 function unchanged(field: string, base: unknown, remote: unknown): boolean {
   if (field === 'state' && base === 'abandoned' && remote === 'lost') return true;
-  return same(base, remote);
+  return sameValue(field, base, remote);
 }
 
 type Decision = { take: boolean; agreed?: boolean; conflict?: Conflict };
@@ -53,7 +54,7 @@ function decide(field: string, key: keyof SyncFields, values: { base: unknown; l
   if (direction === 'outbound') return { take: false };
   // Already what the canonical side holds (our own write, seen before its push was saved): only the base moves.
   if (unchanged(field, local, remote)) return { take: false, agreed: true };
-  if (same(local, base)) return { take: true };
+  if (sameValue(field, local, base)) return { take: true };
   const rule: Policy = direction === 'inbound' ? 'remote' : (input.policy.fields[key] ?? input.policy.default);
   const localAt = Date.parse(input.localChangedAt[field] ?? '') || 0;
   const remoteWins = rule === 'remote' || (rule === 'newest' && input.remoteChangedAt.getTime() > localAt);
@@ -82,10 +83,10 @@ export function mergeDeal(input: MergeInput): MergeResult {
     }
     incoming = true;
     if (decision.conflict) conflicts.push(decision.conflict);
-    if (decision.take) {
-      (toCanonical as Record<string, unknown>)[key] = input.remote[key];
-      (base as Record<string, unknown>)[key] = input.remote[key];
-    }
+    // Taken, or outvoted in a conflict: either way the CRM's value is now known, so the same state
+    // seen again (a duplicate webhook, a reconciliation) is nothing new, and the flush sends canonical.
+    if (decision.take || decision.conflict) (base as Record<string, unknown>)[key] = input.remote[key];
+    if (decision.take) (toCanonical as Record<string, unknown>)[key] = input.remote[key];
   }
   const remoteAttributes = input.remote.attributes ?? {};
   for (const attribute of Object.keys(remoteAttributes)) {
@@ -98,10 +99,8 @@ export function mergeDeal(input: MergeInput): MergeResult {
     }
     incoming = true;
     if (decision.conflict) conflicts.push(decision.conflict);
-    if (decision.take) {
-      toCanonical.attributes = { ...toCanonical.attributes, [attribute]: values.remote };
-      base.attributes = { ...base.attributes, [attribute]: values.remote };
-    }
+    if (decision.take || decision.conflict) base.attributes = { ...base.attributes, [attribute]: values.remote };
+    if (decision.take) toCanonical.attributes = { ...toCanonical.attributes, [attribute]: values.remote };
   }
-  return { toCanonical, base, conflicts, echo: !incoming };
+  return { toCanonical, base, conflicts, echo: !incoming, pushBack: conflicts.some((c) => c.winner === 'canonical') };
 }

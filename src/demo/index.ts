@@ -1,0 +1,46 @@
+import type { Config } from '../config.ts';
+import { startDemoWorld } from './setup.ts';
+import { playStory } from './story.ts';
+import { Timeline } from './timeline.ts';
+
+export interface DemoOptions {
+  /** Stop after the story (tests, CI) instead of running until Ctrl-C. */
+  exit: boolean;
+  /** 0 picks a free port. */
+  port?: number;
+  seed: number;
+}
+
+function printWhereToLook(publicUrl: string, world: Awaited<ReturnType<typeof startDemoWorld>>) {
+  console.log(`
+Look around:
+  API docs          ${publicUrl}/docs
+  queue dashboard   ${publicUrl}/admin/queues   (set ADMIN_TOKEN to open it)
+  HubSpot sandbox   ${world.hubspot.baseUrl}/_sandbox/state
+  Pipedrive sandbox ${world.pipedrive.baseUrl}/_sandbox/state
+  demo database     ${world.databaseUrl.replace(/\/\/[^@/]*@/, '//')}`);
+}
+
+/** `crm-sync demo`: everything on this machine against the sandboxes, and a story told as it happens. */
+export async function runDemo(cfg: Config, options: DemoOptions): Promise<void> {
+  const t = new Timeline();
+  console.log('crm-sync demo: a fresh database, both CRM sandboxes, the API and the workers on this machine');
+  const world = await startDemoWorld(cfg, { port: options.port, seed: options.seed });
+  t.say('crm-sync', `API on ${world.publicUrl}; account "Demo Co" connected to HubSpot and Pipedrive, stages mapped, Ana and Ben matched to both CRMs' owners by email`);
+  try {
+    const end = await playStory(world, t);
+    printWhereToLook(world.publicUrl, world);
+    if (options.exit) {
+      // One line for scripts and the demo's test: the story's end state as each side holds it.
+      console.log(`END ${JSON.stringify(end)}`);
+      return;
+    }
+    console.log('\nRunning until Ctrl-C: edit deals in the sandboxes or call the API and watch them sync.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } finally {
+    await world.close();
+  }
+}

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { buildServer } from '../api/server.ts';
+import { keyring as configuredKeyring, type Config } from '../config.ts';
+import { closeQueues, createQueues, type Queues } from '../jobs/queues.ts';
+import { startWorkers, type Workers } from '../jobs/worker.ts';
+import { createAccount } from '../model/accounts.ts';
+import { connectDatabase, type DatabaseHandle } from '../model/db.ts';
+import { migrateDatabase } from '../model/migrate.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandbox/hubspot/index.ts';
+import { startPipedriveSandbox, type PipedriveSandbox } from '../sandbox/pipedrive/index.ts';
+import { demoDatabaseUrl, dropDatabase } from './database.ts';
+
+// Bodies the API and the sandboxes answer.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer().listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+const request = async (url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<Json> => {
+  const response = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${text}`);
+  return text ? JSON.parse(text) : undefined;
+};
+
+/** A sandbox as a person in its UI and as the demo reads it back. */
+export function sandboxControl(baseUrl: string) {
+  return {
+    ui: (method: string, path: string, body: unknown = {}) => request(`${baseUrl}/_sandbox/ui${path}`, method, body),
+    state: (): Promise<Json> => request(`${baseUrl}/_sandbox/state`, 'GET', undefined),
+    faults: (faults: Record<string, number>) => request(`${baseUrl}/_sandbox/faults`, 'POST', faults),
+  };
+}
+
+export interface DemoWorld {
+  databaseUrl: string;
+  publicUrl: string;
+  database: DatabaseHandle;
+  redis: Redis;
+  queues: Queues;
+  app: FastifyInstance;
+  workers: Workers;
+  hubspot: HubSpotSandbox;
+  pipedrive: PipedriveSandbox;
+  /** The demo account's API, as an ERP calls it. */
+  api: (method: string, path: string, body?: unknown) => Promise<Json>;
+  users: { ana: Json; ben: Json };
+  connections: { hubspot: Json; pipedrive: Json };
+  close(): Promise<void>;
+}
+
+/** The sandboxes' own people: the connections match them to the demo's users by email. */
+const PEOPLE = { ana: { name: 'Ana Silva', email: 'ana@sandbox.example' }, ben: { name: 'Ben Seller', email: 'ben@sandbox.example' } };
+
+async function connect(world: Pick<DemoWorld, 'api' | 'hubspot' | 'pipedrive'>) {
+  const { api, hubspot: hs, pipedrive: pd } = world;
+  const hubspot = await api('POST', '/connections', { provider: 'hubspot', credentials: { accessToken: hs.token, clientSecret: hs.clientSecret }, baseUrl: hs.baseUrl });
+  const pipedrive = await api('POST', '/connections', { provider: 'pipedrive', credentials: { apiToken: pd.token }, baseUrl: pd.baseUrl });
+  // What an ops person does once in the HubSpot app's settings, done with the developer API key.
+  const app = `${hs.baseUrl}/webhooks/v3/${hs.appId}`;
+  await request(`${app}/settings?hapikey=${hs.developerApiKey}`, 'PUT', { targetUrl: hubspot.webhook.url });
+  const subscriptions = [['deal.creation'], ['deal.deletion'], ['deal.restore'], ['deal.merge'], ...['amount', 'dealname', 'dealstage', 'closedate'].map((p) => ['deal.propertyChange', p])];
+  for (const [eventType, propertyName] of subscriptions) await request(`${app}/subscriptions?hapikey=${hs.developerApiKey}`, 'POST', { eventType, propertyName, active: true });
+  return { hubspot, pipedrive };
+}
+
+/** Canonical stage → HubSpot's and Pipedrive's, as an ops team maps them: the CRMs' defaults share no labels. */
+const STAGES: [stage: string, hubspot: string, pipedrive: string][] = [
+  ['contact_made', 'appointmentscheduled', '2'],
+  ['qualified', 'qualifiedtobuy', '1'],
+  ['demo', 'presentationscheduled', '3'],
+  ['proposal', 'contractsent', '4'],
+  ['negotiation', 'decisionmakerboughtin', '5'],
+];
+
+async function mapStages(api: DemoWorld['api'], connections: { hubspot: Json; pipedrive: Json }) {
+  const map = (pipelineId: string, pick: (row: (typeof STAGES)[number]) => string) => STAGES.map((row) => ({ stage: row[0], pipelineId, stageId: pick(row) }));
+  await api('PATCH', `/connections/${connections.hubspot.id}`, { stages: map('default', (row) => row[1]) });
+  await api('PATCH', `/connections/${connections.pipedrive.id}`, { stages: map('1', (row) => row[2]) });
+}
+
+/** Everything on this machine: a fresh demo database, both sandboxes, the API and the workers, an account connected to both CRMs. */
+export async function startDemoWorld(cfg: Config, options: { port?: number; seed: number }): Promise<DemoWorld> {
+  const databaseUrl = demoDatabaseUrl(cfg.DATABASE_URL);
+  await dropDatabase(databaseUrl);
+  await migrateDatabase(databaseUrl);
+  const database = connectDatabase(databaseUrl);
+  const [hubspot, pipedrive] = await Promise.all([startHubSpotSandbox({ seed: options.seed, limits: { tenSecondLimit: 190 } }), startPipedriveSandbox({ seed: options.seed })]);
+  const host = '127.0.0.1';
+  const port = options.port || (await freePort(host));
+  const publicUrl = `http://${host}:${port}`;
+  const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = `crm-sync-demo:${new URL(databaseUrl).pathname.slice(1)}`;
+  const queues = createQueues(redis, prefix);
+  // Jobs a previous demo left behind belong to connections that no longer exist.
+  await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));
+  const keyring = cfg.ENCRYPTION_KEY ? configuredKeyring(cfg) : { current: randomBytes(32) };
+  const deps = { db: database.db, redis, prefix, keyring, publicUrl, hubspotClientSecret: undefined, leaseMs: 15_000 };
+  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
+  await app.listen({ host, port });
+  const workers = await startWorkers(deps, { sweepEveryMs: 1000 });
+  const account = await createAccount(database.db, { name: 'Demo Co', defaultCurrency: 'EUR' });
+  const api = (method: string, path: string, body?: unknown) => request(`${publicUrl}/v1${path}`, method, body, { authorization: `Bearer ${account.apiKey}` });
+  const users = { ana: await api('POST', '/users', PEOPLE.ana), ben: await api('POST', '/users', PEOPLE.ben) };
+  const connections = await connect({ api, hubspot, pipedrive });
+  await mapStages(api, connections);
+  const close = async () => {
+    await app.close();
+    await workers.close();
+    await closeQueues(queues);
+    await redis.quit();
+    await Promise.all([hubspot.close(), pipedrive.close()]);
+    await database.close();
+  };
+  return { databaseUrl, publicUrl, database, redis, queues, app, workers, hubspot, pipedrive, api, users, connections, close };
+}

@@ -1,0 +1,19 @@
+/**
+ * When two values of a synced field mean the same. CRMs hand amounts back in their own form
+ * ("1200.00" goes in, HubSpot answers "1200.00", Pipedrive the number 1200): as exact decimals
+ * those are one amount, and treating them as a change would make conflicts and pushes out of nothing.
+ */
+export function sameValue(field: string, a: unknown, b: unknown): boolean {
+  if (field === 'amount' && a != null && b != null) return canonicalDecimal(String(a)) === canonicalDecimal(String(b));
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** "1200.50" → "1200.5", "-0.0" → "0", "007" → "7": trailing and leading zeros carry no value. */
+function canonicalDecimal(value: string): string {
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(value.trim());
+  if (!match) return value;
+  const whole = match[2]!.replace(/^0+(?=\d)/, '') || '0';
+  const fraction = (match[3] ?? '').replace(/0+$/, '');
+  const sign = match[1] === '-' && (whole !== '0' || fraction) ? '-' : '';
+  return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
+}
