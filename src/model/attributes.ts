@@ -2,7 +2,10 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from './db.ts';
 import { conflict, invalid, notFound, type FieldError } from './errors.ts';
+import { recordOpportunityEvents } from './events.ts';
 import { isoDate } from './fields.ts';
+import { loadContactSets } from './opportunity-contacts.ts';
+import { toView } from './opportunity-view.ts';
 import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { attributeDefinitions, attributeTypes, opportunities, type AttributeType } from './schema.ts';
@@ -73,6 +76,8 @@ export async function deleteAttribute(db: Executor, accountId: string, key: stri
       .where(and(eq(attributeDefinitions.accountId, accountId), eq(attributeDefinitions.key, key)))
       .returning();
     if (!row) throw notFound(`attribute "${key}"`);
+    const holding = and(eq(opportunities.accountId, accountId), sql`${opportunities.attributes} ? ${key}`);
+    const values = await tx.select({ id: opportunities.id, value: sql<unknown>`${opportunities.attributes} -> ${key}` }).from(opportunities).where(holding).for('update');
     const changed = await tx
       .update(opportunities)
       .set({
@@ -81,10 +86,21 @@ export async function deleteAttribute(db: Executor, accountId: string, key: stri
         updatedAt: sql`now()`,
         fieldChangedAt: sql`${opportunities.fieldChangedAt} || jsonb_build_object(${`attributes.${key}`}::text, now())`,
       })
-      .where(and(eq(opportunities.accountId, accountId), sql`${opportunities.attributes} ? ${key}`))
-      .returning({ id: opportunities.id });
+      .where(holding)
+      .returning();
     await markDirty(tx, accountId, changed.map((o) => o.id));
+    await recordValueRemovals(tx, accountId, key, new Map(values.map((v) => [v.id, v.value])), changed);
   });
+}
+
+/** opportunity.updated for each live opportunity that lost the value: before is after with the value back. */
+async function recordValueRemovals(tx: Executor, accountId: string, key: string, removed: Map<string, unknown>, rows: (typeof opportunities.$inferSelect)[]) {
+  const live = rows.filter((o) => !o.deletedAt);
+  const sets = await loadContactSets(tx, live.map((o) => o.id));
+  await recordOpportunityEvents(tx, accountId, live.map((o) => {
+    const after = toView(o, sets.get(o.id)!);
+    return { before: { ...after, attributes: { ...after.attributes, [key]: removed.get(o.id) } }, after };
+  }));
 }
 
 const valueCheckers: Record<AttributeType, (value: unknown, options: string[] | null) => string | undefined> = {

@@ -2,8 +2,11 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from './db.ts';
 import { notFound } from './errors.ts';
+import { recordOpportunityEvents } from './events.ts';
 import { email, name, phone } from './fields.ts';
 import { listOpportunities } from './opportunities.ts';
+import { loadContactSets } from './opportunity-contacts.ts';
+import { toView } from './opportunity-view.ts';
 import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { contacts, opportunities, opportunityContacts } from './schema.ts';
@@ -110,8 +113,11 @@ export async function deleteContact(db: Executor, accountId: string, id: string)
       .update(opportunities)
       .set({ deletedAt: now, updatedAt: now, version: sql`${opportunities.version} + 1` })
       .where(and(eq(opportunities.accountId, accountId), isNull(opportunities.deletedAt), inArray(opportunities.id, primaryOf)))
-      .returning({ id: opportunities.id });
+      .returning();
     await markDirty(tx, accountId, deleted.map((o) => o.id));
+    // Their contacts as they were: the foreign keys detach this one below.
+    const sets = await loadContactSets(tx, deleted.map((o) => o.id));
+    await recordOpportunityEvents(tx, accountId, deleted.map((o) => ({ before: toView(o, sets.get(o.id)!), after: null })));
     await tx.delete(contacts).where(eq(contacts.id, id));
   });
 }

@@ -3,6 +3,7 @@ import { assertAttributes } from './attributes.ts';
 import type { Executor } from './db.ts';
 import { sameDecimal } from './decimal.ts';
 import { conflict, invalid, notFound, preconditionFailed } from './errors.ts';
+import { recordOpportunityEvents } from './events.ts';
 import {
   assertReferences,
   loadContactSets,
@@ -11,11 +12,14 @@ import {
   type ContactSet,
 } from './opportunity-contacts.ts';
 import type { OpportunityClose, OpportunityCreate, OpportunityPatch, OpportunityView } from './opportunity-schema.ts';
+import { toView } from './opportunity-view.ts';
 import { markDirty } from './outbox.ts';
 import { afterCursor, toPage, type Page } from './pagination.ts';
 import { accounts, opportunities, opportunityContacts, type OpportunityState } from './schema.ts';
 
 type Row = typeof opportunities.$inferSelect;
+
+export { toView };
 
 /** The columns a change may touch; everything else (ids, version, times) is the store's business. */
 export type FieldChanges = Partial<
@@ -39,33 +43,6 @@ export type FieldChanges = Partial<
     | 'attributes'
   >
 >;
-
-export function toView(row: Row, contacts: ContactSet): OpportunityView {
-  return {
-    id: row.id,
-    externalRef: row.externalRef,
-    title: row.title,
-    description: row.description,
-    amount: row.amount,
-    currency: row.currency,
-    closeDate: row.closeDate,
-    state: row.state,
-    stage: row.stage,
-    pipeline: row.pipeline,
-    probability: row.probability,
-    source: row.source,
-    lostReason: row.lostReason,
-    assigneeId: row.assigneeId,
-    contactId: contacts.contactId,
-    contactIds: contacts.contactIds,
-    attributes: row.attributes,
-    version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    closedAt: row.closedAt?.toISOString() ?? null,
-    closedById: row.closedById,
-  };
-}
 
 async function viewOf(db: Executor, row: Row): Promise<OpportunityView> {
   const sets = await loadContactSets(db, [row.id]);
@@ -154,7 +131,9 @@ async function applyChanges(
   const updated = await writeFields(tx, row, { ...values, version: row.version + 1, updatedAt: new Date(now), fieldChangedAt });
   if (contactsChanged) await writeContactSet(tx, row.accountId, row.id, contactsAfter);
   await markDirty(tx, row.accountId, [row.id]);
-  return toView(updated, contactsChanged ? contactsAfter : contactsBefore);
+  const after = toView(updated, contactsChanged ? contactsAfter : contactsBefore);
+  await recordOpportunityEvents(tx, row.accountId, [{ before: toView(row, contactsBefore), after }]);
+  return after;
 }
 
 /** Runs in a savepoint so that a taken external reference leaves the transaction usable to name its holder. */
@@ -221,7 +200,9 @@ async function insertOpportunity(tx: Executor, accountId: string, input: Opportu
   const set = normaliseContactSet({ contactId: contactId ?? null, contactIds: contactIds ?? [] });
   await writeContactSet(tx, accountId, row.id, set);
   await markDirty(tx, accountId, [row.id]);
-  return toView(row, set);
+  const created = toView(row, set);
+  await recordOpportunityEvents(tx, accountId, [{ before: null, after: created }]);
+  return created;
 }
 
 export async function createOpportunity(db: Executor, accountId: string, input: OpportunityCreate) {
@@ -311,11 +292,13 @@ export async function deleteOpportunity(db: Executor, accountId: string, id: str
   await db.transaction(async (tx) => {
     const row = await lockOpportunity(tx, accountId, eq(opportunities.id, id));
     checkVersion(row, expectedVersion);
-    await tx
+    const [tombstone] = await tx
       .update(opportunities)
       .set({ deletedAt: new Date(), version: row.version + 1, updatedAt: new Date() })
-      .where(eq(opportunities.id, id));
+      .where(eq(opportunities.id, id))
+      .returning();
     await markDirty(tx, accountId, [id]);
+    await recordOpportunityEvents(tx, accountId, [{ before: await viewOf(tx, tombstone!), after: null }]);
   });
 }
 

@@ -332,3 +332,85 @@ export const syncEvents = pgTable(
     index('sync_events_created_idx').on(t.createdAt),
   ],
 );
+
+// ---- Outbound events for workflows (DESIGN.md §5): subscriptions and their delivery outbox. ----
+
+export const eventTypes = [
+  'opportunity.created',
+  'opportunity.updated',
+  'opportunity.stage_changed',
+  'opportunity.won',
+  'opportunity.lost',
+  'opportunity.deleted',
+  'external_ref.linked',
+] as const;
+export type EventType = (typeof eventTypes)[number];
+
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: id(),
+    accountId: accountId(),
+    url: text('url').notNull(),
+    eventTypes: text('event_types').array().$type<EventType[]>().notNull(),
+    // The whsec_… signing secret, sealed like connection credentials; the key id allows rotation.
+    secret: text('secret').notNull(),
+    secretKeyId: varchar('secret_key_id', { length: 64 }).notNull(),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // Every canonical change looks up its account's subscriptions here: it must stay one index probe.
+    index('subscriptions_account_created_idx').on(t.accountId, t.createdAt, t.id),
+    check(
+      'subscriptions_event_types_valid',
+      sql`cardinality(${t.eventTypes}) > 0 AND ${t.eventTypes} <@ ARRAY['opportunity.created', 'opportunity.updated', 'opportunity.stage_changed', 'opportunity.won', 'opportunity.lost', 'opportunity.deleted', 'external_ref.linked']::text[]`,
+    ),
+  ],
+);
+
+export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
+/**
+ * The delivery outbox: one row per (event, subscription), written in the transaction of the change.
+ * The bigserial id is the delivery order: a subscription's deliveries go out one at a time, by id.
+ */
+export const eventDeliveries = pgTable(
+  'event_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subscriptionId: uuid('subscription_id')
+      .notNull()
+      .references(() => subscriptions.id, { onDelete: 'cascade' }),
+    accountId: accountId(),
+    // No foreign key: a delivery records what was sent, whatever becomes of the opportunity.
+    opportunityId: uuid('opportunity_id'),
+    // The webhook-id header: the same on every attempt and replay, so receivers can drop repeats.
+    eventId: varchar('event_id', { length: 64 }).notNull(),
+    type: text('type', { enum: eventTypes }).notNull(),
+    // The body as sent: {type, timestamp, data}.
+    payload: jsonb('payload').$type<{ type: EventType; timestamp: string; data: Record<string, unknown> }>().notNull(),
+    status: text('status', { enum: deliveryStatuses }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    // Set while pending only.
+    nextAttemptAt: timestamptz('next_attempt_at').defaultNow(),
+    // A worker's lease on the delivery it is sending; an expired lease (a crashed worker) is taken over.
+    claimedUntil: timestamptz('claimed_until'),
+    lastAttemptAt: timestamptz('last_attempt_at'),
+    lastStatusCode: smallint('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: timestamptz('delivered_at'),
+    replayedAt: timestamptz('replayed_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('event_deliveries_event_id_uq').on(t.eventId),
+    index('event_deliveries_subscription_idx').on(t.subscriptionId, t.id),
+    // The head of each subscription's queue, whatever the length of its history.
+    index('event_deliveries_pending_idx').on(t.subscriptionId, t.id).where(sql`${t.status} = 'pending'`),
+    check('event_deliveries_status_valid', sql`${t.status} IN ('pending', 'delivered', 'failed')`),
+    check('event_deliveries_next_attempt_when_pending', sql`(${t.status} = 'pending') = (${t.nextAttemptAt} IS NOT NULL)`),
+  ],
+);

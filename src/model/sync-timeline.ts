@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, lt } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from './db.ts';
-import { invalid, notFound } from './errors.ts';
-import { toPage, type Page } from './pagination.ts';
+import { notFound } from './errors.ts';
+import { olderThanCursor, serialIdOfCursor, toSerialPage, type Page } from './pagination.ts';
 import { connections, opportunities, providers, remoteLinks, syncEvents } from './schema.ts';
 
 /** How the opportunity stands with one connected CRM. Only link columns: no credentials or secrets. */
@@ -72,24 +72,6 @@ async function listSyncLinks(db: Executor, accountId: string, opportunityId: str
   }));
 }
 
-const EVENT_ID = /^[1-9][0-9]{0,15}$/;
-
-/**
- * The cursor is the one every list hands out (encodeCursor's [createdAt, id]); only its id is a
- * bigserial here, not a UUID, and the timeline runs newest first, so pagination.ts's reader (UUIDs,
- * ascending) cannot take it. The id alone places the page: ids are monotonic.
- */
-function eventIdOfCursor(cursor: string): number {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof createdAt !== 'string' || Number.isNaN(new Date(createdAt).getTime())) throw new Error('bad cursor');
-    if (typeof id !== 'string' || !EVENT_ID.test(id) || !Number.isSafeInteger(Number(id))) throw new Error('bad cursor');
-    return Number(id);
-  } catch {
-    throw invalid([{ field: 'querystring.cursor', message: 'is not a cursor this API returned' }]);
-  }
-}
-
 function toEventView(row: EventRow): EventView {
   return {
     id: row.id,
@@ -104,24 +86,23 @@ function toEventView(row: EventRow): EventView {
   };
 }
 
-async function listSyncEvents(db: Executor, accountId: string, opportunityId: string, limit: number, beforeId?: number) {
-  const olderThan = beforeId === undefined ? undefined : lt(syncEvents.id, beforeId);
+async function listSyncEvents(db: Executor, accountId: string, opportunityId: string, page: Page) {
   const rows = await db
     .select()
     .from(syncEvents)
-    .where(and(eq(syncEvents.accountId, accountId), eq(syncEvents.opportunityId, opportunityId), olderThan))
+    .where(and(eq(syncEvents.accountId, accountId), eq(syncEvents.opportunityId, opportunityId), olderThanCursor(syncEvents.id, page.cursor)))
     .orderBy(desc(syncEvents.id))
-    .limit(limit + 1);
-  const { rows: kept, nextCursor } = toPage(rows.map((row) => ({ row, createdAt: row.createdAt, id: String(row.id) })), limit);
-  return { data: kept.map(({ row }) => toEventView(row)), nextCursor };
+    .limit(page.limit + 1);
+  const { rows: kept, nextCursor } = toSerialPage(rows, page.limit);
+  return { data: kept.map(toEventView), nextCursor };
 }
 
 /** The links to every connected CRM and one page of the event timeline, newest first. */
 export async function getSyncTimeline(db: Executor, accountId: string, opportunityId: string, page: Page) {
   // A bad cursor is a bad request whatever the id, like a bad limit (which the route's schema refuses first).
-  const beforeId = page.cursor ? eventIdOfCursor(page.cursor) : undefined;
+  if (page.cursor) serialIdOfCursor(page.cursor);
   await assertOpportunityOfAccount(db, accountId, opportunityId);
   const links = await listSyncLinks(db, accountId, opportunityId);
-  const events = await listSyncEvents(db, accountId, opportunityId, page.limit, beforeId);
+  const events = await listSyncEvents(db, accountId, opportunityId, page);
   return { links, events };
 }
