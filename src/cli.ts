@@ -91,7 +91,7 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
-  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } }) : undefined;
+  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } }) : undefined;
   const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
@@ -155,7 +155,7 @@ async function backfill(args: string[]) {
   const bar = progressBar('deals');
   try {
     const outcome = await backfillConnection(deps, connectionId.data, {
-      notify: (accountId) => notifyAccount(deps.db, queues.outbound, accountId),
+      notify: (accountId) => notifyAccount(deps.db, queues.outbound, accountId, queues.events),
       onProgress: ({ seen, total }) => bar.update(seen, total),
     });
     bar.finish();

@@ -7,6 +7,7 @@ import type { SetupDeps } from '../jobs/connection-setup.ts';
 import { notifyAccount } from '../jobs/notify.ts';
 import type { Database } from '../model/db.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { webhookReceivers } from '../webhooks/receivers.ts';
 import { requireApiKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
@@ -22,8 +23,11 @@ import { userRoutes } from './routes/users.ts';
 export interface ServerOptions {
   db: Database;
   logger: FastifyBaseLogger | false;
-  /** With it, /v1/connections is served and every canonical change asks for an outbound flush. */
-  sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue; reconcile?: Queue };
+  /**
+   * With it, /v1/connections and /v1/subscriptions are served and every canonical change asks for an
+   * outbound flush and (given the events queue) the delivery of its events.
+   */
+  sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue; reconcile?: Queue; events?: Queue };
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -66,10 +70,11 @@ export async function buildServer({ db, logger, sync }: ServerOptions): Promise<
       for (const routes of [opportunityRoutes, opportunitySyncRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
       if (sync) {
         connectionRoutes(v1, sync.setup, sync.reconcile);
+        subscriptionRoutes(v1, db, sync.setup.keyring);
         // After the response, so the change has committed; a failure here is caught up by the sweeper.
         v1.addHook('onResponse', async (request, reply) => {
           if (!mutating.has(request.method) || reply.statusCode >= 400 || !request.accountId) return;
-          await notifyAccount(db, sync.outbound, request.accountId).catch((error: unknown) => request.log.warn({ err: error }, 'outbound notify failed'));
+          await notifyAccount(db, sync.outbound, request.accountId, sync.events).catch((error: unknown) => request.log.warn({ err: error }, 'outbound notify failed'));
         });
       }
     },

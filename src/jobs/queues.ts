@@ -6,6 +6,7 @@ export const OUTBOUND_QUEUE = 'outbound';
 export const MAINTENANCE_QUEUE = 'maintenance';
 export const INBOUND_QUEUE = 'inbound';
 export const RECONCILE_QUEUE = 'reconcile';
+export const EVENTS_QUEUE = 'events';
 
 /** One webhook delivery for one connection, as received (events are parsed and checked by the processor). */
 export const inboundDelivery = z.object({
@@ -57,6 +58,32 @@ export async function enqueuePull(queue: Queue, kind: 'reconcile' | 'backfill', 
   await queue.add(kind, { connectionId }, { ...pullJobOptions, deduplication: { id: `${kind}:${connectionId}` } });
 }
 
+/** Deliver the due outbound events of one subscription, in order. */
+export const eventsJob = z.object({ subscriptionId: z.uuid() });
+
+/**
+ * Outbound events are retried from Postgres, not by these attempts: after a failed POST the
+ * delivery's next_attempt_at is set 5 s × 2^(n-1) later (5 s, 10 s, 20 s … capped at 1 h, plus up
+ * to 10% jitter, or the receiver's Retry-After when longer), for 3 days from the event or its
+ * replay, and then it is marked failed; a delayed job wakes the subscription at that time
+ * (src/jobs/events.ts). These attempts only cover the job itself failing (Postgres unreachable):
+ * exponential from 1 s, 5 attempts; after that the sweeper finds the due deliveries again.
+ */
+export const eventsJobOptions: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/**
+ * One queued delivery run per subscription. `replace` lets a run wanted now (a new event, a replay,
+ * the sweeper) take the place of one delayed until a retry is due; a waiting run absorbs the rest.
+ */
+export async function enqueueEventDelivery(queue: Queue, subscriptionId: string, delayMs = 0): Promise<void> {
+  await queue.add('deliver', { subscriptionId }, { ...eventsJobOptions, delay: delayMs, deduplication: { id: `events:${subscriptionId}`, replace: true } });
+}
+
 /** How often the sweeper looks for dirty rows with no flush on its way (lost Redis, crashed worker). */
 export const SWEEP_EVERY_MS = 15_000;
 
@@ -66,6 +93,7 @@ export function createQueues(connection: Redis, prefix: string) {
     maintenance: new Queue(MAINTENANCE_QUEUE, { connection, prefix }),
     inbound: new Queue(INBOUND_QUEUE, { connection, prefix }),
     reconcile: new Queue(RECONCILE_QUEUE, { connection, prefix }),
+    events: new Queue(EVENTS_QUEUE, { connection, prefix }),
   };
 }
 export type Queues = ReturnType<typeof createQueues>;

@@ -1,13 +1,17 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CrmError } from '../connectors/errors.ts';
 import { connectionsWithWork } from '../model/outbox.ts';
+import { subscriptionsWithDueDeliveries } from '../model/delivery-claims.ts';
+import { processEventsJob } from './events.ts';
 import { flushConnection, type SyncDeps } from './outbound.ts';
 import { connectionsDueForReconcile } from '../model/reconcile-state.ts';
 import {
   closeQueues,
   createQueues,
+  enqueueEventDelivery,
   enqueueFlush,
   enqueuePull,
+  EVENTS_QUEUE,
   flushJob,
   INBOUND_QUEUE,
   inboundDelivery,
@@ -65,7 +69,7 @@ async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string |
       throw new DelayedError();
     }
     if (outcome !== 'gone' && outcome.applied + outcome.created + outcome.deleted > 0) {
-      await notifyAccount(deps.db, queues.outbound, outcome.accountId);
+      await notifyAccount(deps.db, queues.outbound, outcome.accountId, queues.events);
     }
     return outcome;
   });
@@ -73,7 +77,7 @@ async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string |
 
 async function pull(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
   const { connectionId } = pullJob.parse(job.data);
-  const notify = (accountId: string) => notifyAccount(deps.db, queues.outbound, accountId);
+  const notify = (accountId: string) => notifyAccount(deps.db, queues.outbound, accountId, queues.events);
   return withCrmErrors(job, token, () => (job.name === 'backfill' ? backfillConnection(deps, connectionId, { notify, onProgress: (p) => void job.updateProgress(p) }) : reconcileConnection(deps, connectionId, { notify })));
 }
 
@@ -83,11 +87,13 @@ async function sweep(deps: SyncDeps, queues: Queues) {
   for (const id of connectionIds) await enqueueFlush(queues.outbound, id);
   const due = await connectionsDueForReconcile(deps.db);
   for (const id of due) await enqueuePull(queues.reconcile, 'reconcile', id);
-  return { enqueued: connectionIds.length, reconciles: due.length };
+  const subscriptionIds = await subscriptionsWithDueDeliveries(deps.db);
+  for (const id of subscriptionIds) await enqueueEventDelivery(queues.events, id);
+  return { enqueued: connectionIds.length, reconciles: due.length, eventRuns: subscriptionIds.length };
 }
 
-/** The BullMQ workers of `crm-sync work`: outbound flushes, inbound deliveries, reconciliation and backfill, and the sweeper. */
-export async function startWorkers(deps: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number } = {}): Promise<Workers> {
+/** The BullMQ workers of `crm-sync work`: outbound flushes, inbound deliveries, reconciliation and backfill, outbound events, and the sweeper. */
+export async function startWorkers(deps: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number; eventRetryBaseMs?: number } = {}): Promise<Workers> {
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const queues = createQueues(deps.redis, deps.prefix);
   const workerOptions = { connection, prefix: deps.prefix };
@@ -95,11 +101,13 @@ export async function startWorkers(deps: SyncDeps, options: { concurrency?: numb
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => sweep(deps, queues), workerOptions);
   const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => inbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const reconcileWorker = new Worker(RECONCILE_QUEUE, (job, token) => pull(deps, queues, job, token), { ...workerOptions, concurrency: 2 });
+  const eventDeps = { db: deps.db, keyring: deps.keyring, retryBaseMs: options.eventRetryBaseMs };
+  const eventsWorker = new Worker(EVENTS_QUEUE, (job) => processEventsJob(eventDeps, queues.events, job), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   await queues.maintenance.upsertJobScheduler('sweep', { every: options.sweepEveryMs ?? SWEEP_EVERY_MS }, { name: 'sweep' });
   return {
     queues,
     async close() {
-      await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close(), reconcileWorker.close()]);
+      await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close(), reconcileWorker.close(), eventsWorker.close()]);
       await closeQueues(queues);
       await connection.quit();
     },
