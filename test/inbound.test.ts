@@ -1,20 +1,10 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
-import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
+import { eventually, freePort, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 
 // Bodies read back from the API and the sandboxes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;

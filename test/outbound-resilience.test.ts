@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { closeQueues, createQueues } from '../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { eventually, startSandboxes } from './support/sync.ts';
+import { eventually, freePort, startSandboxes } from './support/sync.ts';
 
 // Bodies read back from the sandboxes' control API.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,14 +15,6 @@ type Json = any;
 
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
 const key = randomBytes(32);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 // A Redis of this test's own: FLUSHALL here must not wipe other test files' keys.
 let redisServer: ChildProcess;

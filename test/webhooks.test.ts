@@ -1,24 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
-import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
+import { eventually, freePort, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 
 // Bodies read back from the sandboxes and the queue.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
