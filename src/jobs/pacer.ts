@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { CrmError } from '../connectors/errors.ts';
 import type { Pacer } from '../connectors/types.ts';
 import type { Provider } from '../model/schema.ts';
+import { usageKey } from './crm-usage.ts';
 
 /**
  * One rate budget per connection in Redis, shared by every worker process. A rolling window
@@ -26,6 +27,7 @@ redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], windowMs)
 redis.call('INCRBY', KEYS[2], cost)
 redis.call('EXPIRE', KEYS[2], 172800)
+redis.call('HINCRBY', KEYS[4], 'calls', 1)
 return {0, spent + cost}
 `;
 
@@ -53,10 +55,12 @@ export class RedisPacer implements Pacer {
   private readonly key: string;
   private readonly limits: RateLimits;
   private readonly provider: Provider;
+  private readonly usageKey: string;
 
   constructor(redis: Redis, options: { prefix: string; connectionId: string; provider: Provider; limits: RateLimits }) {
     this.redis = redis;
     this.key = `${options.prefix}:pace:${options.connectionId}`;
+    this.usageKey = usageKey(options.prefix, options.connectionId);
     this.limits = options.limits;
     this.provider = options.provider;
   }
@@ -68,10 +72,11 @@ export class RedisPacer implements Pacer {
     for (;;) {
       const [status, value] = (await this.redis.eval(
         TAKE,
-        3,
+        4,
         `${this.key}:${search ? 'search' : 'window'}`,
         `${this.key}:day:${new Date().toISOString().slice(0, 10)}`,
         `${this.key}:cooldown`,
+        this.usageKey,
         windowMs,
         limit,
         cost,

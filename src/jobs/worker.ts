@@ -1,8 +1,9 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CrmError } from '../connectors/errors.ts';
 import { connectionsWithWork } from '../model/outbox.ts';
 import { subscriptionsWithDueDeliveries } from '../model/delivery-claims.ts';
 import { processEventsJob } from './events.ts';
+import { countRateLimited } from './crm-usage.ts';
 import { flushConnection, type SyncDeps } from './outbound.ts';
 import { connectionsDueForReconcile } from '../model/reconcile-state.ts';
 import {
@@ -32,11 +33,13 @@ export interface Workers {
 }
 
 /** CRM failures in BullMQ's terms: a rate limit delays the job, a fatal error stops its retries. */
-async function withCrmErrors<T>(job: Job, token: string | undefined, work: () => Promise<T>): Promise<T> {
+async function withCrmErrors<T>(deps: SyncDeps, job: Job, token: string | undefined, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof CrmError && error.code === 'rate_limited') {
+      // Only the CRM's own 429s: the pacer's "daily budget spent" carries no status.
+      if (error.status === 429) await countRateLimited(deps.redis, deps.prefix, (job.data as { connectionId: string }).connectionId).catch(() => {});
       // Waiting out a rate limit is not a failure: the job comes back when the CRM allows it.
       await job.moveToDelayed(Date.now() + (error.retryAfterMs ?? 1000), token);
       throw new DelayedError();
@@ -49,7 +52,7 @@ async function withCrmErrors<T>(job: Job, token: string | undefined, work: () =>
 async function flush(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
   const { connectionId } = flushJob.parse(job.data);
   await job.removeDeduplicationKey();
-  return withCrmErrors(job, token, async () => {
+  return withCrmErrors(deps, job, token, async () => {
     const outcome = await flushConnection(deps, connectionId);
     if (outcome.more) await enqueueFlush(queues.outbound, connectionId);
     return outcome;
@@ -61,7 +64,7 @@ const PAUSED_RETRY_MS = 30_000;
 
 async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
   const delivery = inboundDelivery.parse(job.data);
-  return withCrmErrors(job, token, async () => {
+  return withCrmErrors(deps, job, token, async () => {
     const outcome = await processDelivery(deps, delivery);
     if (outcome === 'paused') {
       // A paused connection keeps its events: they wait in the queue until it is resumed.
@@ -78,7 +81,7 @@ async function inbound(deps: SyncDeps, queues: Queues, job: Job, token: string |
 async function pull(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
   const { connectionId } = pullJob.parse(job.data);
   const notify = (accountId: string) => notifyAccount(deps.db, queues.outbound, accountId, queues.events);
-  return withCrmErrors(job, token, () => (job.name === 'backfill' ? backfillConnection(deps, connectionId, { notify, onProgress: (p) => void job.updateProgress(p) }) : reconcileConnection(deps, connectionId, { notify })));
+  return withCrmErrors(deps, job, token, () => (job.name === 'backfill' ? backfillConnection(deps, connectionId, { notify, onProgress: (p) => void job.updateProgress(p) }) : reconcileConnection(deps, connectionId, { notify })));
 }
 
 /** Postgres decides what is due, so losing Redis loses neither dirty rows nor reconciliations. */
@@ -96,7 +99,8 @@ async function sweep(deps: SyncDeps, queues: Queues) {
 export async function startWorkers(deps: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number; eventRetryBaseMs?: number } = {}): Promise<Workers> {
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const queues = createQueues(deps.redis, deps.prefix);
-  const workerOptions = { connection, prefix: deps.prefix };
+  // BullMQ's metrics keep a running count of completed and failed jobs in Redis: /metrics reads it.
+  const workerOptions = { connection, prefix: deps.prefix, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } };
   const outbound = new Worker(OUTBOUND_QUEUE, (job, token) => flush(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => sweep(deps, queues), workerOptions);
   const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => inbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
