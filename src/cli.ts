@@ -91,7 +91,9 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
-  const app = roles.api ? await buildServer({ db: deps.db, logger, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } }) : undefined;
+  const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };
+  const app = roles.api ? await buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues) } }) : undefined;
+  if (app && !cfg.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: /admin and /metrics answer 503');
   const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.

@@ -9,6 +9,9 @@ import type { Database } from '../model/db.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { webhookReceivers } from '../webhooks/receivers.ts';
+import { adminConsole, type AdminOptions } from './admin/index.ts';
+import { healthRoutes } from './admin/health.ts';
+import { createServerMetrics } from './admin/metrics.ts';
 import { requireApiKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
 import { registerProblemHandlers, sendProblem } from './problem.ts';
@@ -28,6 +31,8 @@ export interface ServerOptions {
    * outbound flush and (given the events queue) the delivery of its events.
    */
   sync?: { setup: SetupDeps; outbound: Queue; inbound: Queue; reconcile?: Queue; events?: Queue };
+  /** With it (and sync), the admin console: /admin/queues, /admin/api, /metrics. */
+  admin?: AdminOptions;
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -36,7 +41,7 @@ const routerOptions = { maxParamLength: 255 * 12 };
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export async function buildServer({ db, logger, sync }: ServerOptions): Promise<FastifyInstance> {
+export async function buildServer({ db, logger, sync, admin }: ServerOptions): Promise<FastifyInstance> {
   // Errors Fastify raises before routing (a URL that is not valid percent-encoding) are problems too.
   const frameworkErrors = (error: Error, _request: unknown, reply: import('fastify').FastifyReply) =>
     sendProblem(reply, { status: 400, title: 'Bad Request', detail: error.message, errors: [{ field: 'url', message: 'is not a valid URL' }] });
@@ -60,9 +65,16 @@ export async function buildServer({ db, logger, sync }: ServerOptions): Promise<
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  const metrics = sync && admin ? createServerMetrics() : undefined;
   if (sync) {
     const { keyring, publicUrl, hubspotClientSecret } = sync.setup;
-    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, hubspotClientSecret });
+    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, hubspotClientSecret, onAcknowledged: metrics?.webhookAcknowledged });
+  }
+  healthRoutes(app, { db, redis: sync?.setup.redis });
+  if (sync && admin && metrics) {
+    const { redis, prefix, publicUrl } = sync.setup;
+    const deps = { db, redis, prefix, queues: admin.queues, outbound: sync.outbound, inbound: sync.inbound };
+    await adminConsole(app, { ...admin, deps, metrics, secureCookie: publicUrl.startsWith('https:') });
   }
   await app.register(
     async (v1) => {

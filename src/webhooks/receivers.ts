@@ -14,6 +14,8 @@ export interface WebhookDeps {
   /** The public address the CRM called: HubSpot signs the exact URI. */
   publicUrl: string;
   hubspotClientSecret?: string;
+  /** Told how long each delivery took to answer, for the acknowledgement latency metric. */
+  onAcknowledged?: (provider: 'hubspot' | 'pipedrive', status: number, seconds: number) => void;
 }
 
 /** HubSpot sends at most 100 events per request; Pipedrive one. */
@@ -106,6 +108,11 @@ export async function webhookReceivers(app: FastifyInstance, deps: WebhookDeps) 
     scope.removeAllContentTypeParsers();
     // Raw bytes, whatever the content type says: signatures are over exactly what was sent.
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
+    // The CRMs time out and retry slow answers (HubSpot after 5 s): how fast we answer is worth watching.
+    scope.addHook('onResponse', async (request, reply) => {
+      const provider = request.url.startsWith('/webhooks/hubspot') ? 'hubspot' : 'pipedrive';
+      deps.onAcknowledged?.(provider, reply.statusCode, reply.elapsedTime / 1000);
+    });
     scope.post('/webhooks/hubspot', (request, reply) => hubspot(deps, request, reply));
     scope.post('/webhooks/pipedrive/:connectionId', (request: FastifyRequest<{ Params: { connectionId: string } }>, reply) => pipedrive(deps, request, reply));
   });
