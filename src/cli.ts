@@ -16,6 +16,7 @@ import { DomainError } from './model/errors.ts';
 import { currency } from './model/fields.ts';
 import { migrateDatabase } from './model/migrate.ts';
 import { progressBar } from './progress.ts';
+import { statusReport, statusTable } from './status.ts';
 import { startHubSpotSandbox } from './sandbox/hubspot/index.ts';
 import { startPipedriveSandbox } from './sandbox/pipedrive/index.ts';
 
@@ -36,6 +37,8 @@ Commands:
   keys create --account ACCOUNT_ID create another API key for an account
   keys revoke KEY_ID               revoke an API key
   backfill CONNECTION_ID           import every deal the connection's CRM has, with a progress bar
+  status [--account ACCOUNT_ID] [--json]
+                                   every connection's health: queues, lag, budget, reconciliation, errors
 
 Configuration comes from the environment: see README.md.`;
 
@@ -169,6 +172,30 @@ async function backfill(args: string[]) {
   }
 }
 
+/** Reads Postgres and Redis only, so it works while the service is down; Redis must answer, not be waited for. */
+async function status(args: string[]) {
+  const { values } = parse(args, { json: { type: 'boolean' }, account: { type: 'string' } });
+  const account = values.account === undefined ? undefined : z.uuid().safeParse(values.account);
+  if (account && !account.success) throw new UsageError('--account must be an account id (a UUID)');
+  const cfg = config();
+  const redis = new Redis(cfg.REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => {}); // reported below, once
+  await redis.connect().catch((error: Error) => {
+    throw new ConfigError(`Redis at REDIS_URL is unreachable: ${error.message}`);
+  });
+  const queues = createQueues(redis, QUEUE_PREFIX);
+  try {
+    const report = await withDatabase((db) => statusReport({ db, redis, prefix: QUEUE_PREFIX }, queues.inbound, account?.data)).catch((error: Error) => {
+      // Drizzle wraps the driver's error in one that quotes the whole query: the cause is what helps.
+      throw new ConfigError(`cannot read the database at DATABASE_URL: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    });
+    console.log(values.json ? JSON.stringify(report, null, 2) : statusTable(report));
+  } finally {
+    await closeQueues(queues);
+    await redis.quit();
+  }
+}
+
 function integerFlag(value: unknown, flag: string, max: number): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
@@ -210,6 +237,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   keys,
   backfill,
   demo,
+  status,
 };
 
 async function main(argv: string[]) {

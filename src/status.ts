@@ -1,0 +1,87 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { connectionHealth, inboundWaitingSince, type ConnectionHealth } from './jobs/connection-health.ts';
+import type { Database } from './model/db.ts';
+
+/** One connection as `crm-sync status` reports it; `--json` prints these as they are. */
+export interface ConnectionStatus {
+  accountId: string;
+  accountName: string;
+  connectionId: string;
+  provider: string;
+  state: string;
+  pendingOutbound: number;
+  outboundLagSeconds: number | null;
+  /** Age of the oldest inbound delivery still waiting; null when none waits. */
+  inboundLagSeconds: number | null;
+  lastPulledAt: string | null;
+  lastError: unknown;
+  budget: { usedToday: number; dailyLimit: number };
+  crmCalls: number;
+  rateLimited: number;
+  lastReconcile: { finishedAt: string; seen: number; drift: number; stopped?: string } | null;
+}
+
+const secondsSince = (at: Date | null | undefined, now: number) => (at ? Math.max(0, Math.round((now - at.getTime()) / 1000)) : null);
+
+function toStatus(c: ConnectionHealth, waitingSince: Date | undefined, now: number): ConnectionStatus {
+  return {
+    accountId: c.accountId,
+    accountName: c.accountName,
+    connectionId: c.connectionId,
+    provider: c.provider,
+    state: c.status,
+    pendingOutbound: c.pendingOutbound,
+    outboundLagSeconds: secondsSince(c.oldestDirtyAt, now),
+    inboundLagSeconds: secondsSince(waitingSince, now),
+    lastPulledAt: c.lastPulledAt?.toISOString() ?? null,
+    lastError: c.lastError,
+    budget: c.budget,
+    crmCalls: c.usage.calls,
+    rateLimited: c.usage.rateLimited,
+    lastReconcile: c.reconciliation.lastPass ?? null,
+  };
+}
+
+export async function statusReport(deps: { db: Database; redis: Redis; prefix: string }, inbound: Queue, accountId?: string): Promise<ConnectionStatus[]> {
+  const health = await connectionHealth(deps, { accountId, withLastPull: true });
+  const waiting = await inboundWaitingSince(inbound);
+  const now = Date.now();
+  return health.map((c) => toStatus(c, waiting.get(c.connectionId), now));
+}
+
+/** 42s, 7m, 3h, 2d: enough to tell fine from stuck. */
+export function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+const ago = (iso: string, now: number) => `${duration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+const number = (n: number) => n.toLocaleString('en-US');
+
+function errorText(error: unknown): string {
+  if (error === null || error === undefined) return '-';
+  const { code, message } = error as { code?: string; message?: string };
+  const text = [code, message].filter(Boolean).join(': ') || JSON.stringify(error);
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
+
+function cells(s: ConnectionStatus, now: number): string[] {
+  const outbound = s.outboundLagSeconds === null ? String(s.pendingOutbound) : `${number(s.pendingOutbound)} (oldest ${duration(s.outboundLagSeconds)})`;
+  const inbound = s.inboundLagSeconds !== null ? `waiting ${duration(s.inboundLagSeconds)}` : s.lastPulledAt ? `idle, pulled ${ago(s.lastPulledAt, now)}` : 'idle';
+  const share = s.budget.dailyLimit ? ` (${((100 * s.budget.usedToday) / s.budget.dailyLimit).toFixed(1)}%)` : '';
+  const reconcile = s.lastReconcile ? `${ago(s.lastReconcile.finishedAt, now)}${s.lastReconcile.stopped ? ` (${s.lastReconcile.stopped})` : ''}` : 'never';
+  return [s.accountName, s.provider, s.connectionId, s.state, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
+}
+
+const HEADINGS = ['ACCOUNT', 'PROVIDER', 'CONNECTION', 'STATE', 'PENDING OUT', 'INBOUND', 'BUDGET TODAY', 'RECONCILED', 'DRIFT', 'LAST ERROR'];
+
+/** Columns padded to their widest cell, two spaces apart: readable in a terminal, greppable in a log. */
+export function statusTable(statuses: ConnectionStatus[], now = Date.now()): string {
+  if (statuses.length === 0) return 'no connections';
+  const rows = [HEADINGS, ...statuses.map((s) => cells(s, now))];
+  const widths = HEADINGS.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
