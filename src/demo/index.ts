@@ -15,7 +15,8 @@ function printWhereToLook(publicUrl: string, world: Awaited<ReturnType<typeof st
   console.log(`
 Look around:
   API docs          ${publicUrl}/docs
-  queue dashboard   ${publicUrl}/admin/queues   (set ADMIN_TOKEN to open it)
+  queue dashboard   ${publicUrl}/admin/queues   (log in with the admin token ${world.adminToken === process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : world.adminToken})
+  metrics           ${publicUrl}/metrics        (Authorization: Bearer <admin token>)
   HubSpot sandbox   ${world.hubspot.baseUrl}/_sandbox/state
   Pipedrive sandbox ${world.pipedrive.baseUrl}/_sandbox/state
   demo database     ${world.databaseUrl.replace(/\/\/[^@/]*@/, '//')}`);

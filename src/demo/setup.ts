@@ -45,6 +45,7 @@ export function sandboxControl(baseUrl: string) {
 export interface DemoWorld {
   databaseUrl: string;
   publicUrl: string;
+  adminToken: string;
   database: DatabaseHandle;
   redis: Redis;
   queues: Queues;
@@ -106,7 +107,10 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
   await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));
   const keyring = cfg.ENCRYPTION_KEY ? configuredKeyring(cfg) : { current: randomBytes(32) };
   const deps = { db: database.db, redis, prefix, keyring, publicUrl, hubspotClientSecret: undefined, leaseMs: 15_000 };
-  const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
+  // The dashboard must open in the demo: without ADMIN_TOKEN it gets a token of its own, printed at the end.
+  const adminToken = cfg.ADMIN_TOKEN ?? randomBytes(16).toString('hex');
+  const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };
+  const app = await buildServer({ db: database.db, logger: false, sync, admin: { token: adminToken, queues: Object.values(queues) } });
   await app.listen({ host, port });
   const workers = await startWorkers(deps, { sweepEveryMs: 1000 });
   const account = await createAccount(database.db, { name: 'Demo Co', defaultCurrency: 'EUR' });
@@ -122,5 +126,5 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
     await Promise.all([hubspot.close(), pipedrive.close()]);
     await database.close();
   };
-  return { databaseUrl, publicUrl, database, redis, queues, app, workers, hubspot, pipedrive, api, users, connections, close };
+  return { databaseUrl, publicUrl, adminToken, database, redis, queues, app, workers, hubspot, pipedrive, api, users, connections, close };
 }
