@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+
+/**
+ * `npm run test:convergence -- --seeds N` (seeds 1..N, or from --first), `--seed S` (one seed, to
+ * replay a failure), `--verbose` (print every seed's operation log). vitest takes no unknown flags,
+ * so the choice travels to test/convergence.test.ts in environment variables.
+ */
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string' },
+    seed: { type: 'string' },
+    first: { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+});
+
+const integer = (name: string, value: string | undefined) => {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    console.error(`--${name} must be a whole number, got ${value}`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const env: NodeJS.ProcessEnv = { ...process.env };
+const seeds = integer('seeds', values.seeds);
+const seed = integer('seed', values.seed);
+const first = integer('first', values.first);
+if (seeds) env.CONVERGENCE_SEEDS = seeds;
+if (seed) env.CONVERGENCE_SEED = seed;
+if (first) env.CONVERGENCE_FIRST_SEED = first;
+if (values.verbose) env.CONVERGENCE_VERBOSE = '1';
+
+const vitest = new URL('../../node_modules/vitest/vitest.mjs', import.meta.url).pathname;
+const child = spawn(process.execPath, [vitest, 'run', 'test/convergence.test.ts'], { env, stdio: 'inherit', cwd: new URL('../..', import.meta.url).pathname });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
