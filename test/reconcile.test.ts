@@ -192,6 +192,20 @@ describe('read before write', () => {
   });
 });
 
+describe('values one CRM cannot hold', () => {
+  it('settle instead of bouncing: a stage only Pipedrive maps stays canonical, HubSpot keeps its own and says why', async () => {
+    const id = (await client.request('POST', '/v1/opportunities', { title: 'One-sided stage', stage: 'qualified' })).json().id;
+    await eventually(async () => (await hubspotDealOf(id)) && (await pipedriveDealOf(id)), 'it reaches both CRMs', 30_000);
+    await quiet();
+    const settled = (await opportunity(id)).version;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await quiet();
+    expect(await opportunity(id)).toMatchObject({ version: settled, stage: 'qualified' });
+    const [link] = await stack.database.sql`SELECT last_error FROM remote_links WHERE connection_id = ${hubspotId} AND opportunity_id = ${id}`;
+    expect(JSON.stringify(link!.last_error)).toContain('qualified');
+  });
+});
+
 describe('backfill', () => {
   it('imports every deal a CRM already had, matching by canonical id and by external reference, never twice', async () => {
     const crm = await startSandboxes(82);

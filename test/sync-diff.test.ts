@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseAfterPush, changedSince, outboundFields } from '../src/sync/diff.ts';
+import { baseAfterPush, baseAfterWrite, changedSince, outboundFields } from '../src/sync/diff.ts';
 
 describe('outbound diff', () => {
   it('finds changed fields and changed attribute keys only', () => {
@@ -19,5 +19,12 @@ describe('outbound diff', () => {
 
   it('leaves inbound-only fields out', () => {
     expect(Object.keys(outboundFields({ title: 't', description: null, amount: null, currency: 'EUR', closeDate: null, state: 'open', stage: null, probability: null, lostReason: null, assigneeId: null, attributes: {}, contact: null }, { stage: 'inbound', amount: 'outbound' }))).not.toContain('stage');
+  });
+});
+
+describe('the base after a write', () => {
+  it('takes what the CRM answered over what was sent, unless it holds the same thing its own way', () => {
+    const base = baseAfterWrite({}, { stage: 'demo', amount: '1200.00', state: 'abandoned', title: 'T' }, { stage: 'qualified', amount: '1200', state: 'lost', title: 'T' });
+    expect(base).toMatchObject({ stage: 'qualified', amount: '1200.00', state: 'abandoned', title: 'T' });
   });
 });

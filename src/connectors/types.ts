@@ -60,6 +60,12 @@ export interface PushResult {
   remoteId?: string;
   version?: Date;
   problems: MappingProblem[];
+  /**
+   * The deal's values after the write, as far as the response shows them, in canonical terms. What
+   * the CRM kept instead of what we sent (an unmapped stage, its default stage) becomes the base,
+   * so its echo is nothing new and two CRMs never bounce a value they cannot both hold.
+   */
+  fields?: Partial<SyncFields>;
   /** Set when this deal failed; a retryable error fails the whole flush instead. */
   error?: Error;
 }

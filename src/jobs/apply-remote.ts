@@ -80,8 +80,7 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
   });
   // A live deal whose link was marked deleted has been restored (HubSpot's recycle bin): relinked.
   if (link.remoteDeletedAt) record(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
-  const lastError = state.problems.length ? { mapping: state.problems } : null;
-  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError });
+  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(link.lastError, state) });
   const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
   if (closedBy && row.state !== 'open' && row.state === state.fields.state && !row.closedById) {
     // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
@@ -97,6 +96,16 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
   for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
   return 'applied';
+}
+
+/**
+ * What a pull says about the link's problems: its own mapping problems, or, when it has none, it
+ * clears only what an earlier pull reported. A push's problem (a value this CRM cannot hold) stays
+ * until a push no longer has it. `undefined` leaves the link's error as it is.
+ */
+function pullProblems(current: unknown, state: RemoteState): unknown {
+  if (state.problems.length) return { mapping: state.problems, from: 'pull' };
+  return (current as { from?: string } | null)?.from === 'pull' ? null : undefined;
 }
 
 /** The deal is gone from the CRM: unlink (the default) keeps the opportunity; propagate deletes it, and so from the other CRMs per their policy. */
@@ -130,8 +139,7 @@ async function linkNewDeal(tx: Executor, connection: ConnectionRow, state: Remot
   const match = await adoptOrCreate(tx, connection, state);
   // The base records whether the deal carries our id; if not, the next flush writes it there.
   const base = { ...state.fields, ...(state.canonicalId === match.id ? { canonicalId: match.id } : {}) };
-  const lastError = state.problems.length ? { mapping: state.problems } : null;
-  await savePulledLink(tx, { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId }, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError });
+  await savePulledLink(tx, { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId }, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(null, state) });
   record(match.id, match.created ? 'pull_create' : 'link_adopted', { after: state.fields, detail: { remoteId: state.remoteId, matchedBy: match.matchedBy } });
   return match.created ? 'created' : 'applied';
 }

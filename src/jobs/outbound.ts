@@ -9,7 +9,7 @@ import { loadForPush, recordLinkError, recordSyncEvents, savePushedLinks, syncFi
 import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
 import type { Keyring } from '../model/secrets.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
-import { baseAfterPush, changedSince, outboundFields } from '../sync/diff.ts';
+import { baseAfterWrite, changedSince, outboundFields } from '../sync/diff.ts';
 import type { Provider } from '../model/schema.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
@@ -195,7 +195,7 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       if (!result?.remoteId) continue;
       const base = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields>;
       const problems = result.problems.length ? { mapping: result.problems } : null;
-      const baseSnapshot = { ...baseAfterPush(base, p.request.fields), canonicalId: opportunityId };
+      const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }

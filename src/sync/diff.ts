@@ -1,5 +1,5 @@
 import type { SyncFields } from '../model/sync-fields.ts';
-import { sameValue } from './equality.ts';
+import { equivalent, sameValue } from './equality.ts';
 
 type Direction = 'both' | 'inbound' | 'outbound';
 
@@ -32,4 +32,19 @@ export function baseAfterPush(base: Partial<SyncFields>, pushed: Partial<SyncFie
   const attributes = { ...base.attributes, ...pushed.attributes };
   for (const [key, value] of Object.entries(attributes)) if (value === null) delete attributes[key];
   return { ...base, ...pushed, attributes };
+}
+
+/**
+ * The base after a push, corrected by what the CRM says it holds now: for each field we sent, its
+ * answer wins over what we sent (a value it could not take, a default it filled in). Contacts and
+ * attributes the answer does not describe keep the pushed values.
+ */
+export function baseAfterWrite(base: Partial<SyncFields>, pushed: Partial<SyncFields>, answered: Partial<SyncFields> = {}): Partial<SyncFields> {
+  const next = baseAfterPush(base, pushed);
+  for (const name of Object.keys(pushed) as (keyof SyncFields)[]) {
+    if (name === 'contact' || name === 'attributes' || !(name in answered)) continue;
+    // Held as sent (1200 for "1200.00", lost for abandoned): the canonical form stays the base.
+    if (!equivalent(name, pushed[name], answered[name])) (next as Record<string, unknown>)[name] = answered[name];
+  }
+  return next;
 }

@@ -8,6 +8,12 @@ export function sameValue(field: string, a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
+/** A canonical value and what a CRM holds for it: the CRMs know no "abandoned", they hold it as lost. */
+export function equivalent(field: string, canonical: unknown, remote: unknown): boolean {
+  if (field === 'state' && canonical === 'abandoned' && remote === 'lost') return true;
+  return sameValue(field, canonical, remote);
+}
+
 /** "1200.50" → "1200.5", "-0.0" → "0", "007" → "7": trailing and leading zeros carry no value. */
 function canonicalDecimal(value: string): string {
   const match = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(value.trim());

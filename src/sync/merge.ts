@@ -1,5 +1,5 @@
 import type { SyncFields } from '../model/sync-fields.ts';
-import { sameValue } from './equality.ts';
+import { equivalent, sameValue } from './equality.ts';
 
 export type Policy = 'newest' | 'canonical' | 'remote';
 type Direction = 'both' | 'inbound' | 'outbound';
@@ -39,11 +39,8 @@ export interface MergeResult {
   pushBack: boolean;
 }
 
-/** The CRMs know no "abandoned": a lost deal whose base is abandoned has not changed state. */
-function unchanged(field: string, base: unknown, remote: unknown): boolean {
-  if (field === 'state' && base === 'abandoned' && remote === 'lost') return true;
-  return sameValue(field, base, remote);
-}
+/** A lost deal whose base is abandoned has not changed state. */
+const unchanged = equivalent;
 
 type Decision = { take: boolean; agreed?: boolean; conflict?: Conflict };
 

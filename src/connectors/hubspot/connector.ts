@@ -113,7 +113,7 @@ export class HubSpotConnector implements CrmConnector {
       const mapped = batch.map((r) => ({ request: r, ...toHubSpot(r.canonicalId, r.fields, settings) }));
       const creates = mapped.filter((m) => !m.request.remoteId);
       const updates = mapped.filter((m) => m.request.remoteId);
-      const written = new Map<string, { id: string; properties: Record<string, string | null>; updatedAt: Date }>();
+      const written = new Map<string, ReadDeal>();
       if (creates.length) {
         const inputs = creates.map(({ request, properties }) => ({ id: request.canonicalId, idProperty: settings.canonicalIdField, properties: properties as Record<string, string> }));
         const response = await this.call(() => this.client.crm.deals.batchApi.upsert({ inputs }));
@@ -125,6 +125,7 @@ export class HubSpotConnector implements CrmConnector {
         const byRemoteId = new Map(updates.map((u) => [u.request.remoteId!, u.request.canonicalId]));
         for (const deal of response.results) written.set(byRemoteId.get(deal.id) ?? '', deal);
       }
+      await this.readBackWhatWasNotTaken(mapped, written, settings);
       for (const { request, problems } of mapped) {
         const deal = written.get(request.canonicalId);
         if (deal && request.replacedContact?.email && request.replacedContact.email !== request.fields.contact?.email) {
@@ -135,12 +136,29 @@ export class HubSpotConnector implements CrmConnector {
           canonicalId: request.canonicalId,
           remoteId: deal?.id,
           version: deal ? new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt) : undefined,
+          fields: deal ? fromHubSpot(deal.properties, settings).fields : undefined,
           problems,
           error: deal ? undefined : new Error('HubSpot returned no result for this deal'),
         });
       }
     }
     return results;
+  }
+
+  /**
+   * A value the mapping could not send (an unmapped stage or owner) leaves the deal with whatever
+   * HubSpot holds, which the write's answer does not show: read those deals back, once per batch,
+   * so their base is what HubSpot really has and its echo is nothing new.
+   */
+  private async readBackWhatWasNotTaken(
+    mapped: { request: PushRequest; problems: unknown[] }[],
+    written: Map<string, ReadDeal>,
+    settings: MappingSettings,
+  ) {
+    const untaken = mapped.filter((m) => m.problems.length && written.has(m.request.canonicalId)).map((m) => written.get(m.request.canonicalId)!);
+    if (untaken.length === 0) return;
+    const now = await this.batchRead(untaken.map((d) => d.id), settings);
+    for (const deal of untaken) deal.properties = { ...deal.properties, ...now.get(deal.id)?.properties };
   }
 
   private async contactIdByEmail(email: string): Promise<string | undefined> {
@@ -173,23 +191,24 @@ export class HubSpotConnector implements CrmConnector {
     await this.call(() => this.client.crm.deals.basicApi.archive(remoteId));
   }
 
-  async read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]> {
-    const states: RemoteState[] = [];
+  /** The deals as HubSpot holds them now, every property the sync reads, 100 ids a call. */
+  private async batchRead(remoteIds: string[], settings: MappingSettings): Promise<Map<string, ReadDeal>> {
+    const found = new Map<string, ReadDeal>();
     for (const ids of chunks(remoteIds, BATCH)) {
       const response = await this.call(() =>
         this.client.crm.deals.batchApi.read({ inputs: ids.map((id) => ({ id })), properties: readProperties(settings), propertiesWithHistory: [] }),
       );
-      const found = new Map(response.results.map((d) => [d.id, d]));
-      for (const id of ids) {
-        const deal = found.get(id);
-        if (!deal) {
-          states.push({ remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] });
-          continue;
-        }
-        states.push(stateOf(deal, settings));
-      }
+      for (const deal of response.results) found.set(deal.id, deal);
     }
-    return states;
+    return found;
+  }
+
+  async read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]> {
+    const found = await this.batchRead(remoteIds, settings);
+    return remoteIds.map((id) => {
+      const deal = found.get(id);
+      return deal ? stateOf(deal, settings) : { remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] };
+    });
   }
 
   /** One batch read of the deals' contact associations, then each first contact's email and name. */

@@ -137,6 +137,7 @@ export class PipedriveConnector implements CrmConnector {
         canonicalId: request.canonicalId,
         remoteId: String(written.data!.id),
         version: new Date(written.data!.update_time!),
+        fields: fromPipedrive(written.data as unknown as PipedriveDeal, settings).fields,
         problems,
       });
     }
