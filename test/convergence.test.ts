@@ -3,11 +3,20 @@ import { runSeed } from './convergence/scenario.ts';
 import { startWorld, type World } from './convergence/world.ts';
 
 /**
- * The proof of convergence (issue 5): per seed, a random mix of API edits, people working in each
- * CRM (edits, stage moves, wins, losses, deletes, merges), webhook faults (dropped, duplicated,
- * delayed, reordered), 429s, 5xx and a killed worker; then the faults stop, a reconciliation pass
- * runs, and canonical, HubSpot and Pipedrive must agree as the conflict policy says (checker.ts,
- * model.ts). `npm run test:convergence -- --seeds N | --seed S [--first S]` runs other seeds.
+ * The proof of convergence (issue 5). Per seed, on a fresh account with a HubSpot portal and a
+ * Pipedrive company of its own (test/convergence/):
+ * - operations.ts draws 3-5 rounds of 2-5 operations: API creates, edits (title, amount, close date,
+ *   stage), wins, losses, reopens and deletes; people in each CRM's UI creating, editing, moving
+ *   stages, winning, losing, reopening (Pipedrive), deleting and merging deals; and per round,
+ *   per CRM, webhook faults (dropped, duplicated, delayed, reordered), API latency, 5xx and 429s;
+ *   in some seeds the worker process is SIGKILLed mid-round and restarted (world.ts);
+ * - between rounds the harness waits until nothing is queued, dirty or on its way, so the
+ *   operations of one round are concurrent and rounds are ordered (model.ts explains the oracle);
+ * - then the faults stop, everything settles, one reconciliation pass runs per connection, it
+ *   settles again, and checker.ts compares canonical, HubSpot and Pipedrive with the model.
+ * A failing seed prints `replay: npm run test:convergence -- --seed <n>`, its operation log, the
+ * final values and the sync's own timeline of the opportunities concerned.
+ * `npm run test:convergence -- --seeds N [--first S] | --seed S [--verbose]` runs other seeds.
  */
 
 function seeds(): number[] {

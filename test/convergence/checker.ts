@@ -18,6 +18,10 @@ import type { World } from './world.ts';
  * And for the account as a whole: no canonical opportunity the scenario cannot account for (no
  * deal imported twice), no live CRM deal that is not linked to exactly one opportunity whose id it
  * carries (no duplicate, no orphan).
+ *
+ * Not exercised, so not checked: description (HubSpot only), currency, probability, owners,
+ * contacts, custom attributes, the "abandoned" state, HubSpot's recycle-bin restore, and the
+ * `propagate` delete policy and the other conflict policies (other tests cover those).
  */
 
 interface CanonicalRow {
