@@ -7,6 +7,9 @@ import { invalid, type FieldError } from '../model/errors.ts';
 const BAD_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function badStrings(value: unknown, path: string[], found: FieldError[]) {
+  // Raw bytes (the webhook receivers' bodies) are not text fields: walking them byte by byte would
+  // cost milliseconds per request before their signature is even checked.
+  if (value instanceof Uint8Array) return;
   if (typeof value === 'string') {
     if (BAD_TEXT.test(value)) found.push({ field: path.join('.'), message: 'contains a NUL character or an unpaired surrogate' });
   } else if (Array.isArray(value)) {
