@@ -20,6 +20,17 @@ describe('the Redis pacer', () => {
     expect(await one.spentToday()).toBe(9);
   });
 
+  it('gives the turn back instead of waiting long: past maxWaitMs it throws rate_limited with the wait', async () => {
+    const limits = { windowMs: 60_000, perWindow: 2, daily: 1000 };
+    const patient = new RedisPacer(redis.connect(), { prefix: redis.prefix, connectionId: 'busy', provider: 'hubspot', limits, maxWaitMs: 2000 });
+    await patient.take(1);
+    const refused = await patient.take(1).then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(CrmError);
+    expect(refused).toMatchObject({ code: 'rate_limited' });
+    expect((refused as CrmError).retryAfterMs).toBeGreaterThan(2000);
+    expect(await patient.spentToday()).toBe(1);
+  });
+
   it('keeps connections apart', async () => {
     const limits = { windowMs: 60_000, perWindow: 2, daily: 1000 };
     await pacer('a', limits).take(1);

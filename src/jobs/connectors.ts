@@ -23,9 +23,9 @@ export const realApi: Record<Provider, string> = { hubspot: 'https://api.hubapi.
 /** The connection's rate limits: the CRM's lowest tier, raised by its settings. */
 export const rateLimitsFor = (provider: Provider, settings: Pick<ConnectionSettings, 'limits'>) => ({ ...defaultRateLimits[provider], ...settings.limits });
 
-export function pacerFor(redis: Redis, prefix: string, connectionId: string, provider: Provider, settings: Pick<ConnectionSettings, 'limits'>) {
+export function pacerFor(redis: Redis, prefix: string, connectionId: string, provider: Provider, settings: Pick<ConnectionSettings, 'limits'>, maxWaitMs?: number) {
   const limits = rateLimitsFor(provider, settings);
-  return new RedisPacer(redis, { prefix, connectionId, provider, limits: { ...limits, perWindow: limits.perWindow } });
+  return new RedisPacer(redis, { prefix, connectionId, provider, limits: { ...limits, perWindow: limits.perWindow }, maxWaitMs });
 }
 
 /** One provider, one connector: an exhaustive switch on the provider. */

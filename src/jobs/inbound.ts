@@ -68,7 +68,7 @@ export async function processDelivery(deps: SyncDeps, delivery: InboundDelivery)
   if (connection.status !== 'active') return 'paused';
   const settings = connectionSettingsSchema.parse(connection.settings);
   const credentials = await freshCredentials(deps, connection.id, connection);
-  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings));
+  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings, deps.maxPaceWaitMs));
   const { ids, unreadable } = dealIdsOf(delivery);
   // Never dropped silently: what could not be read is on the connection's timeline for admins.
   const kept = unreadable.map((event) => ({ accountId: connection.accountId, opportunityId: null, connectionId: connection.id, kind: 'unreadable_event', detail: { event } }));

@@ -27,6 +27,8 @@ export interface SyncDeps {
   /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
   keyring: Keyring | undefined;
   leaseMs?: number;
+  /** Workers set it: a request that would wait longer for its connection's budget delays its job instead. */
+  maxPaceWaitMs?: number;
   /** OAuth apps, for refreshing OAuth connections' tokens. */
   oauthApps?: Partial<Record<Provider, OAuthApp>>;
 }
@@ -81,7 +83,7 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
   const settings = connectionSettingsSchema.parse(connection.settings);
   const credentials = await freshCredentials(deps, connectionId, connection);
-  const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings);
+  const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings, deps.maxPaceWaitMs);
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
 
   const leaseMs = deps.leaseMs ?? CLAIM_LEASE_MS;
@@ -107,13 +109,16 @@ async function flushClaims(
 ): Promise<FlushOutcome> {
   const connectionId = connection.id;
   const load = async () => new Map((await loadForPush(deps.db, connectionId, claims.map((c) => c.opportunityId))).map((l) => [l.row.id, l]));
-  try {
-    let loaded = await load();
-    if (await catchUp(deps, connection, settings, connector, [...loaded.values()])) loaded = await load();
-    const plans = claims.flatMap((claim) => {
+  const planAll = (loaded: Awaited<ReturnType<typeof load>>) =>
+    claims.flatMap((claim) => {
       const found = loaded.get(claim.opportunityId);
       return found ? [plan({ claim, ...found }, settings)] : [];
     });
+  try {
+    let plans = planAll(await load());
+    // Only deals we are about to update are read first: an echo's flush that sends nothing reads nothing.
+    const updating = plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [p.work] : []));
+    if (await catchUp(deps, connection, settings, connector, updating)) plans = planAll(await load());
     const results = await send(connector, plans, settings);
     await save(deps, connection.accountId, connectionId, plans, results, claims);
     return {

@@ -56,9 +56,16 @@ export class RedisPacer implements Pacer {
   private readonly limits: RateLimits;
   private readonly provider: Provider;
   private readonly usageKey: string;
+  private readonly maxWaitMs: number;
 
-  constructor(redis: Redis, options: { prefix: string; connectionId: string; provider: Provider; limits: RateLimits }) {
+  /**
+   * `maxWaitMs`: the longest a request waits here for its turn. Past it, take() throws a rate_limited
+   * CrmError instead, so a worker gives its slot back (the job is delayed) rather than holding it
+   * while one busy account's budget refills: other accounts' jobs go on meanwhile.
+   */
+  constructor(redis: Redis, options: { prefix: string; connectionId: string; provider: Provider; limits: RateLimits; maxWaitMs?: number }) {
     this.redis = redis;
+    this.maxWaitMs = options.maxWaitMs ?? Infinity;
     this.key = `${options.prefix}:pace:${options.connectionId}`;
     this.usageKey = usageKey(options.prefix, options.connectionId);
     this.limits = options.limits;
@@ -85,6 +92,7 @@ export class RedisPacer implements Pacer {
       )) as [number, number];
       if (status === 0) return;
       if (status === 2) throw this.dailyBudgetSpent();
+      if (value > this.maxWaitMs) throw new CrmError(this.provider, 'rate_limited', `this connection's ${this.provider} budget is busy for ${value} ms`, { retryAfterMs: value });
       await sleep(value);
     }
   }

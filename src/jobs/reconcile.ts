@@ -75,7 +75,7 @@ async function openPull(deps: SyncDeps, connectionId: string, options: PullOptio
   if (!connection || connection.status !== 'active') return undefined;
   const settings = connectionSettingsSchema.parse(connection.settings);
   const credentials = await freshCredentials(deps, connection.id, connection);
-  const ownPacer = pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings);
+  const ownPacer = pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings, deps.maxPaceWaitMs);
   const cap = Math.floor(rateLimitsFor(connection.provider, settings).daily * settings.reconcileBudgetShare);
   const pacer = budgetShare ? new ShareOfBudget(ownPacer, deps.redis, { prefix: deps.prefix, connectionId, cap }) : ownPacer;
   const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);

@@ -96,7 +96,11 @@ async function sweep(deps: SyncDeps, queues: Queues) {
 }
 
 /** The BullMQ workers of `crm-sync work`: outbound flushes, inbound deliveries, reconciliation and backfill, outbound events, and the sweeper. */
-export async function startWorkers(deps: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number; eventRetryBaseMs?: number } = {}): Promise<Workers> {
+/** How long a job may wait in-process for its connection's rate budget before it is delayed and frees its slot. */
+export const MAX_PACE_WAIT_MS = 2000;
+
+export async function startWorkers(given: SyncDeps, options: { concurrency?: number; sweepEveryMs?: number; eventRetryBaseMs?: number } = {}): Promise<Workers> {
+  const deps = { ...given, maxPaceWaitMs: given.maxPaceWaitMs ?? MAX_PACE_WAIT_MS };
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const queues = createQueues(deps.redis, deps.prefix);
   // BullMQ's metrics keep a running count of completed and failed jobs in Redis: /metrics reads it.
