@@ -25,6 +25,10 @@ describe('outbound diff', () => {
 describe('the base after a write', () => {
   it('takes what the CRM answered over what was sent, unless it holds the same thing its own way', () => {
     const base = baseAfterWrite({}, { stage: 'demo', amount: '1200.00', state: 'abandoned', title: 'T' }, { stage: 'qualified', amount: '1200', state: 'lost', title: 'T' });
-    expect(base).toMatchObject({ stage: 'qualified', amount: '1200.00', state: 'abandoned', title: 'T' });
+    expect(base).toMatchObject({ stage: 'qualified', amount: '1200.00', state: 'abandoned', title: 'T', unheld: { stage: 'demo' } });
+    // Not sent again while canonical still says demo; sent once canonical says something else.
+    expect(changedSince(base, { stage: 'demo', title: 'T' })).toEqual({});
+    expect(changedSince(base, { stage: 'proposal', title: 'T' })).toEqual({ stage: 'proposal' });
+    expect(baseAfterWrite(base, { stage: 'proposal' }, { stage: 'proposal' }).unheld).toBeUndefined();
   });
 });

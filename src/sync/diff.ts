@@ -3,6 +3,9 @@ import { equivalent, sameValue } from './equality.ts';
 
 type Direction = 'both' | 'inbound' | 'outbound';
 
+/** A link's base: the values agreed with the CRM, and the canonical values it could not hold when last sent. */
+export type Base = Partial<SyncFields> & { unheld?: Partial<SyncFields> };
+
 /** The fields a connection sends out: all but those set to inbound only. */
 export function outboundFields(fields: SyncFields, directions: Partial<Record<keyof SyncFields, Direction>>): Partial<SyncFields> {
   return Object.fromEntries(Object.entries(fields).filter(([name]) => directions[name as keyof SyncFields] !== 'inbound')) as Partial<SyncFields>;
@@ -12,9 +15,11 @@ export function outboundFields(fields: SyncFields, directions: Partial<Record<ke
  * What differs between the base (last agreed with this CRM) and the canonical state now. Custom
  * attributes compare key by key, so one changed attribute sends one value, and a removed one null.
  */
-export function changedSince(base: Partial<SyncFields>, current: Partial<SyncFields>): Partial<SyncFields> {
+export function changedSince(base: Base, current: Partial<SyncFields>): Partial<SyncFields> {
   const changed: Partial<SyncFields> = {};
   for (const name of Object.keys(current) as (keyof SyncFields)[]) {
+    // Sent before and not held (a stage this CRM has no mapping for): sending it again changes nothing.
+    if (base.unheld && name in base.unheld && sameValue(name, base.unheld[name], current[name])) continue;
     if (name === 'attributes') {
       const before = base.attributes ?? {};
       const after = current.attributes ?? {};
@@ -36,15 +41,22 @@ export function baseAfterPush(base: Partial<SyncFields>, pushed: Partial<SyncFie
 
 /**
  * The base after a push, corrected by what the CRM says it holds now: for each field we sent, its
- * answer wins over what we sent (a value it could not take, a default it filled in). Contacts and
- * attributes the answer does not describe keep the pushed values.
+ * answer wins over what we sent (a value it could not take, a default it filled in), and the value
+ * it could not take is remembered as unheld, so it is not sent again until canonical changes it.
+ * Contacts and attributes the answer does not describe keep the pushed values.
  */
-export function baseAfterWrite(base: Partial<SyncFields>, pushed: Partial<SyncFields>, answered: Partial<SyncFields> = {}): Partial<SyncFields> {
-  const next = baseAfterPush(base, pushed);
+export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered: Partial<SyncFields> = {}): Base {
+  const next: Base = baseAfterPush(base, pushed);
+  const unheld: Record<string, unknown> = { ...base.unheld };
   for (const name of Object.keys(pushed) as (keyof SyncFields)[]) {
     if (name === 'contact' || name === 'attributes' || !(name in answered)) continue;
+    delete unheld[name];
     // Held as sent (1200 for "1200.00", lost for abandoned): the canonical form stays the base.
-    if (!equivalent(name, pushed[name], answered[name])) (next as Record<string, unknown>)[name] = answered[name];
+    if (equivalent(name, pushed[name], answered[name])) continue;
+    (next as Record<string, unknown>)[name] = answered[name];
+    unheld[name] = pushed[name];
   }
+  if (Object.keys(unheld).length) next.unheld = unheld as Partial<SyncFields>;
+  else delete next.unheld;
   return next;
 }
