@@ -5,11 +5,11 @@ import { connectionSettingsSchema, type ConnectionSettings } from '../model/conn
 import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections.ts';
 import type { Database } from '../model/db.ts';
 import { DomainError } from '../model/errors.ts';
-import { loadForPush, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/links.ts';
+import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/links.ts';
 import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/outbox.ts';
 import type { Keyring } from '../model/secrets.ts';
 import type { SyncFields } from '../model/sync-fields.ts';
-import { baseAfterWrite, changedSince, outboundFields } from '../sync/diff.ts';
+import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
 import type { Provider } from '../model/schema.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
@@ -61,6 +61,9 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
   const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
   const fields = changedSince(link ? base : {}, current);
+  // State and stage travel together: HubSpot holds both in one property (a reopen needs an open
+  // stage, a closed deal's stage is its won or lost stage), and Pipedrive takes both as they are.
+  if ('state' in fields || 'stage' in fields) Object.assign(fields, { state: current.state, stage: current.stage });
   // A deal made in the CRM does not carry our id yet: the first push writes it even with nothing else to send.
   const tagged = base.canonicalId === row.id;
   if (link && tagged && Object.keys(fields).length === 0) return { kind: 'nothing', work };
@@ -119,6 +122,7 @@ async function flushClaims(
     // Only deals we are about to update are read first: an echo's flush that sends nothing reads nothing.
     const updating = plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [p.work] : []));
     if (await catchUp(deps, connection, settings, connector, updating)) plans = planAll(await load());
+    await markPendingPushes(deps.db, connectionId, plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [{ opportunityId: p.work.row.id, fields: p.request.fields }] : [])));
     const results = await send(connector, plans, settings);
     await save(deps, connection.accountId, connectionId, plans, results, claims);
     return {
@@ -142,9 +146,12 @@ async function catchUp(deps: SyncDeps, connection: ConnectionRow, settings: Conn
   const linked = new Map(works.flatMap((w) => (w.link && !w.link.remoteDeletedAt && !w.row.deletedAt ? [[w.link.remoteId, w.link] as const] : [])));
   if (linked.size === 0) return false;
   const states = await connector.read([...linked.keys()], settings);
+  // Pipedrive's update_time counts whole seconds: a person's edit in the second of our last write
+  // has the same version, so the values decide too.
   const unseen = states.filter((s) => {
-    const known = linked.get(s.remoteId)?.remoteVersion;
-    return s.deleted || !known || s.version > known;
+    const link = linked.get(s.remoteId);
+    const known = link?.remoteVersion;
+    return s.deleted || !known || s.version > known || (s.version.getTime() === known.getTime() && differsFromBase(link!.baseSnapshot as Base, s.fields));
   });
   for (const state of unseen) await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));
   return unseen.length > 0;
@@ -198,7 +205,8 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
         continue;
       }
       if (!result?.remoteId) continue;
-      const base = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields>;
+      // The push is saved: what it was sending is no longer pending.
+      const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
       const problems = result.problems.length ? { mapping: result.problems } : null;
       const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });

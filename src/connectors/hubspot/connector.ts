@@ -203,12 +203,20 @@ export class HubSpotConnector implements CrmConnector {
     return found;
   }
 
+  /**
+   * HubSpot answers a merged-away id with the surviving deal, under the survivor's id: that id is
+   * then the survivor's state (whose hs_merged_object_ids moves the links), never a deletion.
+   */
   async read(remoteIds: string[], settings: MappingSettings): Promise<RemoteState[]> {
     const found = await this.batchRead(remoteIds, settings);
-    return remoteIds.map((id) => {
-      const deal = found.get(id);
-      return deal ? stateOf(deal, settings) : { remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] };
-    });
+    const survivorOf = new Map([...found.values()].flatMap((deal) => (deal.properties.hs_merged_object_ids?.split(';') ?? []).map((old) => [old, deal] as const)));
+    const states = new Map<string, RemoteState>();
+    for (const id of remoteIds) {
+      const deal = found.get(id) ?? survivorOf.get(id);
+      const state = deal ? stateOf(deal, settings) : { remoteId: id, version: new Date(0), canonicalId: undefined, fields: {}, deleted: true, problems: [] };
+      states.set(state.remoteId, state);
+    }
+    return [...states.values()];
   }
 
   /** One batch read of the deals' contact associations, then each first contact's email and name. */

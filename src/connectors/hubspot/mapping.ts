@@ -26,7 +26,11 @@ function stageProperties(fields: Partial<SyncFields>, settings: MappingSettings,
     }
     return { pipeline: pipelineId, dealstage: fields.state === 'won' ? closed.won : closed.lost };
   }
-  return mapped ? { pipeline: mapped.pipelineId, dealstage: mapped.stageId } : {};
+  if (mapped) return { pipeline: mapped.pipelineId, dealstage: mapped.stageId };
+  // Open without a stage HubSpot can hold (a reopen): the pipeline's first mapped stage, since a
+  // HubSpot deal is closed exactly when its stage is a closed one.
+  const first = fields.state === 'open' ? settings.stages.find((s) => s.pipelineId === pipelineId) : undefined;
+  return first ? { pipeline: first.pipelineId, dealstage: first.stageId } : {};
 }
 
 function lostReason(fields: Partial<SyncFields>): Properties {
