@@ -38,6 +38,14 @@ describe('three-way merge', () => {
     expect(result).toMatchObject({ toCanonical: {}, conflicts: [], echo: true, base: { title: 'E', state: 'abandoned' } });
   });
 
+  it('knows its own unsaved push: a CRM value equal to the pending write is ours, and canonical, since moved on, goes back', () => {
+    // Pushed won, the worker died before saving; canonical was reopened meanwhile.
+    const result = mergeDeal(input({ base: { state: 'open', pending: { state: 'won' } }, local: { state: 'open' }, remote: { state: 'won' } }));
+    expect(result).toMatchObject({ toCanonical: {}, conflicts: [], echo: true, pushBack: true, base: { state: 'won' } });
+    // A person's different value is still a change of theirs.
+    expect(mergeDeal(input({ base: { state: 'open', pending: { state: 'won' } }, local: { state: 'open' }, remote: { state: 'lost' } })).toCanonical).toEqual({ state: 'lost' });
+  });
+
   it('decides a conflict by the newest change under the default policy, and reports it', () => {
     const remoteNewer = mergeDeal(input({ local: { amount: '20' }, remote: { amount: '30' } }));
     expect(remoteNewer.toCanonical).toEqual({ amount: '30' });

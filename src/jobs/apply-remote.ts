@@ -86,13 +86,13 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
     // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
     await applyFieldChanges(tx, row, { closedById: closedBy });
   }
+  if (merged.pushBack) await markDirty(tx, connection.accountId, [row.id]);
   if (merged.echo) {
     // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
     record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
     return 'echoes';
   }
   if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical, closedBy);
-  if (merged.pushBack) await markDirty(tx, connection.accountId, [row.id]);
   for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
   return 'applied';

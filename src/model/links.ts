@@ -74,6 +74,23 @@ export async function savePushedLinks(db: Executor, updates: LinkUpdate[]): Prom
     });
 }
 
+/**
+ * Write-ahead for a push: what it is about to send goes into each link's base as `pending` before
+ * the CRM sees it, so if the worker dies after the CRM took the write but before the new base was
+ * saved, the merge recognises the CRM's value as our own write and not as a person's change.
+ */
+export async function markPendingPushes(db: Executor, connectionId: string, pushes: { opportunityId: string; fields: unknown }[]) {
+  if (pushes.length === 0) return;
+  await db.transaction(async (tx) => {
+    for (const push of pushes) {
+      await tx
+        .update(remoteLinks)
+        .set({ baseSnapshot: sql`${remoteLinks.baseSnapshot} || jsonb_build_object('pending', ${JSON.stringify(push.fields)}::jsonb)` })
+        .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.opportunityId, push.opportunityId)));
+    }
+  });
+}
+
 export async function recordLinkError(db: Executor, connectionId: string, opportunityId: string, error: unknown) {
   await db
     .update(remoteLinks)

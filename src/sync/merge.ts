@@ -5,8 +5,11 @@ export type Policy = 'newest' | 'canonical' | 'remote';
 type Direction = 'both' | 'inbound' | 'outbound';
 
 export interface MergeInput {
-  /** The values last agreed with this CRM (the link's base snapshot). */
-  base: Partial<SyncFields>;
+  /**
+   * The values last agreed with this CRM (the link's base snapshot), and `pending`: what a push
+   * was sending when it last started, written before it was sent and cleared once it was saved.
+   */
+  base: Partial<SyncFields> & { pending?: Partial<SyncFields> };
   /** The canonical opportunity now. */
   local: Partial<SyncFields>;
   /** The CRM's deal now, mapped to canonical terms; only the fields it speaks about. */
@@ -42,11 +45,15 @@ export interface MergeResult {
 /** A lost deal whose base is abandoned has not changed state. */
 const unchanged = equivalent;
 
-type Decision = { take: boolean; agreed?: boolean; conflict?: Conflict };
+type Decision = { take: boolean; agreed?: boolean; ours?: boolean; conflict?: Conflict };
 
 function decide(field: string, key: keyof SyncFields, values: { base: unknown; local: unknown; remote: unknown }, input: MergeInput): Decision | undefined {
   const { base, local, remote } = values;
   if (unchanged(field, base, remote)) return undefined; // nothing came in
+  // A push we made but never saved (its worker died after the CRM took it): our own write, not a
+  // person's. The base learns it; if canonical has moved on since, the flush sends that.
+  const pending = input.base.pending;
+  if (pending && key in pending && key !== 'attributes' && equivalent(field, pending[key], remote)) return { take: false, ours: true };
   const direction = input.directions[key] ?? 'both';
   if (direction === 'outbound') return { take: false };
   // Already what the canonical side holds (our own write, seen before its push was saved): only the base moves.
@@ -73,9 +80,9 @@ export function mergeDeal(input: MergeInput): MergeResult {
     if (key === 'attributes') continue;
     const decision = decide(key, key, { base: input.base[key], local: input.local[key], remote: input.remote[key] }, input);
     if (!decision) continue;
-    if (decision.agreed) {
+    if (decision.agreed || decision.ours) {
       // In canonical terms: an abandoned opportunity stays abandoned in the base, not lost.
-      (base as Record<string, unknown>)[key] = input.local[key];
+      (base as Record<string, unknown>)[key] = decision.ours ? input.remote[key] : input.local[key];
       continue;
     }
     incoming = true;
@@ -99,5 +106,6 @@ export function mergeDeal(input: MergeInput): MergeResult {
     if (decision.take || decision.conflict) base.attributes = { ...base.attributes, [attribute]: values.remote };
     if (decision.take) toCanonical.attributes = { ...toCanonical.attributes, [attribute]: values.remote };
   }
-  return { toCanonical, base, conflicts, echo: !incoming, pushBack: conflicts.some((c) => c.winner === 'canonical') };
+  const ours = Object.keys(input.base.pending ?? {}).some((key) => !sameValue(key, base[key as keyof SyncFields], input.local[key as keyof SyncFields]));
+  return { toCanonical, base, conflicts, echo: !incoming, pushBack: ours || conflicts.some((c) => c.winner === 'canonical') };
 }
