@@ -60,3 +60,11 @@ export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered
   else delete next.unheld;
   return next;
 }
+
+/** Whether a CRM's deal says anything its base does not: a change we have not merged yet, whatever its version says. */
+export function differsFromBase(base: Base, remote: Partial<SyncFields>): boolean {
+  return (Object.keys(remote) as (keyof SyncFields)[]).some((name) => {
+    if (name === 'attributes') return Object.entries(remote.attributes ?? {}).some(([key, value]) => !sameValue(`attributes.${key}`, base.attributes?.[key], value));
+    return !equivalent(name, base[name], remote[name]);
+  });
+}
