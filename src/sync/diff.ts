@@ -61,9 +61,13 @@ export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered
   return next;
 }
 
-/** Whether a CRM's deal says anything its base does not: a change we have not merged yet, whatever its version says. */
+/**
+ * Whether a CRM's deal says anything its base does not: a change we have not merged yet, whatever
+ * its version says. Only fields the base holds count: an emptied base (a replay) asserts nothing.
+ */
 export function differsFromBase(base: Base, remote: Partial<SyncFields>): boolean {
   return (Object.keys(remote) as (keyof SyncFields)[]).some((name) => {
+    if (!(name in base)) return false;
     if (name === 'attributes') return Object.entries(remote.attributes ?? {}).some(([key, value]) => !sameValue(`attributes.${key}`, base.attributes?.[key], value));
     return !equivalent(name, base[name], remote[name]);
   });
