@@ -1,7 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from './db.ts';
-import { invalid, notFound } from './errors.ts';
+import { notFound } from './errors.ts';
+import { serialIdOfCursor, toSerialPage } from './pagination.ts';
 import { providers } from './schema.ts';
 
 /**
@@ -51,13 +52,7 @@ type ConflictRow = {
 
 const iso = (value: string | Date) => new Date(value).toISOString();
 
-/** Cursors are the last id seen, opaque to clients: ids grow, and the list runs newest first. */
-function idOfCursor(cursor: string): number {
-  const id = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Number.isSafeInteger(id) || id < 1) throw invalid([{ field: 'querystring.cursor', message: 'is not a cursor this API returned' }]);
-  return id;
-}
-const cursorOf = (id: number) => Buffer.from(String(id)).toString('base64url');
+
 
 function toView(r: ConflictRow): ConflictView {
   return {
@@ -96,12 +91,13 @@ async function selectConflicts(db: Executor, conditions: SQL[], limit: number): 
 export async function listConflicts(db: Executor, query: ConflictQuery): Promise<{ data: ConflictView[]; nextCursor: string | null }> {
   const conditions = [sql`true`];
   if (query.accountId) conditions.push(sql`e.account_id = ${query.accountId}`);
-  if (query.cursor) conditions.push(sql`e.id < ${idOfCursor(query.cursor)}`);
+  // The cursor every newest-first list of bigserial rows hands out (the sync timeline, deliveries).
+  if (query.cursor) conditions.push(sql`e.id < ${serialIdOfCursor(query.cursor)}`);
   if (query.status === 'open') conditions.push(sql`r.created_at IS NULL`);
   if (query.status === 'reviewed') conditions.push(sql`r.created_at IS NOT NULL`);
   const views = await selectConflicts(db, conditions, query.limit + 1);
-  const data = views.slice(0, query.limit);
-  return { data, nextCursor: views.length > query.limit ? cursorOf(data[data.length - 1]!.id) : null };
+  const { rows, nextCursor } = toSerialPage(views.map((view) => ({ view, id: view.id, createdAt: new Date(view.createdAt) })), query.limit);
+  return { data: rows.map((r) => r.view), nextCursor };
 }
 
 /** Marks a conflict reviewed (once; a second review changes nothing) and returns it. */
