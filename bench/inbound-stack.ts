@@ -14,7 +14,7 @@ import { closeQueues, createQueues, enqueueFlush } from '../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../src/jobs/worker.ts';
 import { createAccount } from '../src/model/accounts.ts';
 import { connectDatabase } from '../src/model/db.ts';
-import { migrateDatabase } from '../src/model/migrate.ts';
+import { dropDatabase, migrateDatabase } from '../src/model/migrate.ts';
 import { connectionsDueForReconcile } from '../src/model/reconcile-state.ts';
 import type { HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import type { PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
@@ -64,11 +64,7 @@ export async function startStack() {
       for (let keys = await redis.keys(`${deps.prefix}:*`); keys.length; keys = keys.slice(1000)) await redis.del(...keys.slice(0, 1000));
       await redis.quit();
       await handle.close();
-      const admin = new URL(server);
-      admin.pathname = '/postgres';
-      const adminHandle = connectDatabase(admin.toString(), { max: 1 });
-      await adminHandle.db.execute(sql.raw(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`));
-      await adminHandle.close();
+      await dropDatabase(url.toString());
     },
   };
 }

@@ -12,7 +12,7 @@ import { createConnection } from '../src/jobs/connection-setup.ts';
 import { startWorkers } from '../src/jobs/worker.ts';
 import { createAccount } from '../src/model/accounts.ts';
 import { connectDatabase } from '../src/model/db.ts';
-import { migrateDatabase } from '../src/model/migrate.ts';
+import { dropDatabase, migrateDatabase } from '../src/model/migrate.ts';
 import { markAllDirty } from '../src/model/outbox.ts';
 import { startHubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
@@ -79,9 +79,5 @@ try {
   if (keys.length) await redis.del(...keys);
   await redis.quit();
   await handle.close();
-  const admin = new URL(server);
-  admin.pathname = '/postgres';
-  const adminHandle = connectDatabase(admin.toString(), { max: 1 });
-  await adminHandle.db.execute(sql.raw(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`));
-  await adminHandle.close();
+  await dropDatabase(url.toString());
 }

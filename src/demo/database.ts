@@ -1,4 +1,4 @@
-import postgres from 'postgres';
+import { dropDatabase } from '../model/migrate.ts';
 
 /** The demo's own database beside the configured one (crm_sync → crm_sync_demo), never the real one. */
 export function demoDatabaseUrl(databaseUrl: string): string {
@@ -8,16 +8,8 @@ export function demoDatabaseUrl(databaseUrl: string): string {
 }
 
 /** Every demo starts from an empty database: the story's ids and counts are then its own. */
-export async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
+export async function dropDemoDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
   if (!name.endsWith('_demo')) throw new Error(`refusing to drop ${name}: only a *_demo database is the demo's`);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
-  try {
-    await sql.unsafe(`DROP DATABASE IF EXISTS "${name.replaceAll('"', '""')}" WITH (FORCE)`);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
+  await dropDatabase(url);
 }

@@ -12,7 +12,7 @@ import { connectDatabase, type DatabaseHandle } from '../model/db.ts';
 import { migrateDatabase } from '../model/migrate.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../sandbox/pipedrive/index.ts';
-import { demoDatabaseUrl, dropDatabase } from './database.ts';
+import { demoDatabaseUrl, dropDemoDatabase } from './database.ts';
 
 // Bodies the API and the sandboxes answer.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -93,7 +93,7 @@ async function mapStages(api: DemoWorld['api'], connections: { hubspot: Json; pi
 /** Everything on this machine: a fresh demo database, both sandboxes, the API and the workers, an account connected to both CRMs. */
 export async function startDemoWorld(cfg: Config, options: { port?: number; seed: number }): Promise<DemoWorld> {
   const databaseUrl = demoDatabaseUrl(cfg.DATABASE_URL);
-  await dropDatabase(databaseUrl);
+  await dropDemoDatabase(databaseUrl);
   await migrateDatabase(databaseUrl);
   const database = connectDatabase(databaseUrl);
   const [hubspot, pipedrive] = await Promise.all([startHubSpotSandbox({ seed: options.seed, limits: { tenSecondLimit: 190 } }), startPipedriveSandbox({ seed: options.seed })]);

@@ -26,6 +26,19 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/** Drops the database named in `url`, closing whatever connections are still open on it. */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`DROP DATABASE IF EXISTS "${name.replaceAll('"', '""')}" WITH (FORCE)`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 /** Creates the database if needed and applies every pending migration; running it twice is harmless. */
 export async function migrateDatabase(url: string): Promise<void> {
   await ensureDatabase(url);

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { connectDatabase, type Database } from '../../src/model/db.ts';
-import { migrateDatabase } from '../../src/model/migrate.ts';
+import { dropDatabase, migrateDatabase } from '../../src/model/migrate.ts';
+
+export { dropDatabase };
 
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/crm_sync';
 
@@ -32,11 +34,3 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** Drops a test database, closing whatever connections are still open on it. */
-export async function dropDatabase(url: string): Promise<void> {
-  const admin = new URL(serverUrl);
-  admin.pathname = '/postgres';
-  const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
-  await adminSql.unsafe(`DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}" WITH (FORCE)`);
-  await adminSql.end();
-}
