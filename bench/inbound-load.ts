@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { notifyAccount } from '../src/jobs/notify.ts';
-import { markAllDirty } from '../src/model/outbox.ts';
+import { markAllDirty } from '../src/model/sync-state/outbox.ts';
 import { sleep, type Account, type Stack } from './inbound-stack.ts';
 
 export interface Churn {

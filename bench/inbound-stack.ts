@@ -9,13 +9,13 @@ import { createServer } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { buildServer } from '../src/api/server.ts';
-import { createConnection, type SetupDeps } from '../src/jobs/connection-setup.ts';
+import { createConnection, type SetupDeps } from '../src/orchestration/connection-setup.ts';
 import { closeQueues, createQueues, enqueueFlush } from '../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../src/jobs/worker.ts';
-import { createAccount } from '../src/model/accounts.ts';
-import { connectDatabase } from '../src/model/db.ts';
-import { dropDatabase, migrateDatabase } from '../src/model/migrate.ts';
-import { connectionsDueForReconcile } from '../src/model/reconcile-state.ts';
+import { createAccount } from '../src/model/accounts/accounts.ts';
+import { connectDatabase } from '../src/model/store/db.ts';
+import { dropDatabase, migrateDatabase } from '../src/model/store/migrate.ts';
+import { connectionsDueForReconcile } from '../src/model/connections/reconcile-state.ts';
 import type { HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import type { PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 

@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { sql } from 'drizzle-orm';
-import { createConnection } from '../src/jobs/connection-setup.ts';
+import { createConnection } from '../src/orchestration/connection-setup.ts';
 import { startWorkers } from '../src/jobs/worker.ts';
-import { createAccount } from '../src/model/accounts.ts';
-import { connectDatabase } from '../src/model/db.ts';
-import { dropDatabase, migrateDatabase } from '../src/model/migrate.ts';
-import { markAllDirty } from '../src/model/outbox.ts';
+import { createAccount } from '../src/model/accounts/accounts.ts';
+import { connectDatabase } from '../src/model/store/db.ts';
+import { dropDatabase, migrateDatabase } from '../src/model/store/migrate.ts';
+import { markAllDirty } from '../src/model/sync-state/outbox.ts';
 import { startHubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectionHealth, inboundWaitingSince, type ConnectionHealth } from './jobs/connection-health.ts';
-import type { Database } from './model/db.ts';
+import { connectionHealth, inboundWaitingSince, type ConnectionHealth } from './orchestration/connection-health.ts';
+import type { Database } from './model/store/db.ts';
 
 /** One connection as `crm-sync status` reports it; `--json` prints these as they are. */
 export interface ConnectionStatus {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, revokeApiKey } from '../src/model/accounts.ts';
+import { createApiKey, revokeApiKey } from '../src/model/accounts/accounts.ts';
 import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';
 
 let api: TestApi;

@@ -1,10 +1,10 @@
 import { Client } from '@hubspot/api-client';
 import { v2 } from 'pipedrive';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHubSpot, toHubSpot } from '../src/connectors/hubspot/mapping.ts';
-import { pipedriveConfigurations } from '../src/connectors/pipedrive/client.ts';
-import { fromPipedrive, toPipedrive, type PipedriveDeal } from '../src/connectors/pipedrive/mapping.ts';
-import type { MappingSettings, SyncFields } from '../src/model/sync-fields.ts';
+import { fromHubSpot, toHubSpot } from '../src/providers/hubspot/mapping.ts';
+import { pipedriveConfigurations } from '../src/providers/pipedrive/client.ts';
+import { fromPipedrive, toPipedrive, type PipedriveDeal } from '../src/providers/pipedrive/mapping.ts';
+import type { MappingSettings, SyncFields } from '../src/model/sync-state/sync-fields.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 

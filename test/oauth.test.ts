@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshCredentials } from '../src/jobs/oauth.ts';
-import { open, seal } from '../src/model/secrets.ts';
+import { freshCredentials } from '../src/orchestration/credentials.ts';
+import { open, seal } from '../src/model/store/secrets.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 

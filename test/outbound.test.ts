@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/model/secrets.ts';
+import { open } from '../src/model/store/secrets.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 

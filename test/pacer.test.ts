@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CrmError } from '../src/connectors/errors.ts';
-import { RedisPacer, type RateLimits } from '../src/jobs/pacer.ts';
+import { CrmError } from '../src/providers/errors.ts';
+import { RedisPacer, type RateLimits } from '../src/orchestration/pacer.ts';
 import { testRedis } from './support/redis.ts';
 
 const redis = testRedis();

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfillConnection, reconcileConnection } from '../src/jobs/reconcile.ts';
+import { backfillConnection, reconcileConnection } from '../src/orchestration/reconcile.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
 import { eventually, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';

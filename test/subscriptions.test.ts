@@ -2,9 +2,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureOf } from '../src/jobs/webhook-signature.ts';
-import { applyRemoteFields, lockOpportunityRow } from '../src/model/remote-changes.ts';
-import { open } from '../src/model/secrets.ts';
+import { signatureOf } from '../src/orchestration/event-signature.ts';
+import { applyRemoteFields, lockOpportunityRow } from '../src/model/sync-state/remote-changes.ts';
+import { open } from '../src/model/store/secrets.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, freePort, startSyncStack, type SyncStack } from './support/sync.ts';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { accountForApiKey } from '../model/accounts.ts';
-import type { Database } from '../model/db.ts';
+import { accountForApiKey } from '../model/accounts/accounts.ts';
+import type { Database } from '../model/store/db.ts';
 import { sendProblem } from './problem.ts';
 
 declare module 'fastify' {

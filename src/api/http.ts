@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Database, Executor } from '../model/db.ts';
-import { invalid } from '../model/errors.ts';
-import { requestFingerprint, runIdempotent } from '../model/idempotency.ts';
+import type { Database, Executor } from '../model/store/db.ts';
+import { invalid } from '../model/store/errors.ts';
+import { requestFingerprint, runIdempotent } from '../model/store/idempotency.ts';
 
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('Page size, at most 500'),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InexactNumber, jsonNumberIsExact } from '../model/decimal.ts';
+import { InexactNumber, jsonNumberIsExact } from '../model/store/decimal.ts';
 
 /**
  * JSON bodies are parsed with the number's source text in hand (JSON.parse source access, Node 22+):

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { DomainError, type FieldError } from '../model/errors.ts';
+import { DomainError, type FieldError } from '../model/store/errors.ts';
 
 /** RFC 9457 problem details, with the failing fields listed in `errors`. */
 interface ProblemFields {

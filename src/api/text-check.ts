@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalid, type FieldError } from '../model/errors.ts';
+import { invalid, type FieldError } from '../model/store/errors.ts';
 
 // PostgreSQL text cannot hold NUL, and an unpaired UTF-16 surrogate is not text at all: both would
 // otherwise reach the database and fail there as a 500.

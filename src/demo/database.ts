@@ -1,4 +1,4 @@
-import { dropDatabase } from '../model/migrate.ts';
+import { dropDatabase } from '../model/store/migrate.ts';
 
 /** The demo's own database beside the configured one (crm_sync → crm_sync_demo), never the real one. */
 export function demoDatabaseUrl(databaseUrl: string): string {

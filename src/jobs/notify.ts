@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import { connectionIdsOfAccount } from '../model/connections.ts';
-import type { Database } from '../model/db.ts';
-import { subscriptionsWithDueDeliveries } from '../model/delivery-claims.ts';
+import { connectionIdsOfAccount } from '../model/connections/connections.ts';
+import type { Database } from '../model/store/db.ts';
+import { subscriptionsWithDueDeliveries } from '../model/events/delivery-claims.ts';
 import { enqueueEventDelivery, enqueueFlush } from './queues.ts';
 
 /**

@@ -1,11 +1,11 @@
 import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { CrmError } from '../connectors/errors.ts';
-import { connectionsWithWork } from '../model/outbox.ts';
-import { subscriptionsWithDueDeliveries } from '../model/delivery-claims.ts';
-import { processEventsJob } from './events.ts';
-import { countRateLimited } from './crm-usage.ts';
-import { flushConnection, type SyncDeps } from './outbound.ts';
-import { connectionsDueForReconcile } from '../model/reconcile-state.ts';
+import { CrmError } from '../providers/errors.ts';
+import { connectionsWithWork } from '../model/sync-state/outbox.ts';
+import { subscriptionsWithDueDeliveries } from '../model/events/delivery-claims.ts';
+import { processEventsJob } from '../orchestration/event-delivery.ts';
+import { countRateLimited } from '../orchestration/crm-usage.ts';
+import { flushConnection, type SyncDeps } from '../orchestration/flush.ts';
+import { connectionsDueForReconcile } from '../model/connections/reconcile-state.ts';
 import {
   closeQueues,
   createQueues,
@@ -23,8 +23,8 @@ import {
   SWEEP_EVERY_MS,
   type Queues,
 } from './queues.ts';
-import { backfillConnection, reconcileConnection } from './reconcile.ts';
-import { processDelivery } from './inbound.ts';
+import { backfillConnection, reconcileConnection } from '../orchestration/reconcile.ts';
+import { processDelivery } from '../orchestration/inbound.ts';
 import { notifyAccount } from './notify.ts';
 
 export interface Workers {

@@ -1,4 +1,4 @@
-import type { SyncFields } from '../model/sync-fields.ts';
+import type { SyncFields } from '../model/sync-state/sync-fields.ts';
 import { equivalent, sameValue } from './equality.ts';
 
 type Direction = 'both' | 'inbound' | 'outbound';

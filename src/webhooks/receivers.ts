@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { verifyHubSpotSignature } from '../connectors/hubspot/signature.ts';
-import { basicAuthMatches } from '../connectors/pipedrive/webhook-auth.ts';
+import { verifyHubSpotSignature } from '../providers/hubspot/signature.ts';
+import { basicAuthMatches } from '../providers/pipedrive/webhook-auth.ts';
 import { enqueueDelivery, type InboundDelivery } from '../jobs/queues.ts';
-import { connectionByRemoteAccount, connectionForWorker, type ConnectionRow } from '../model/connections.ts';
-import type { Database } from '../model/db.ts';
-import { open, type Keyring } from '../model/secrets.ts';
+import { connectionByRemoteAccount, connectionForWorker, type ConnectionRow } from '../model/connections/connections.ts';
+import type { Database } from '../model/store/db.ts';
+import { open, type Keyring } from '../model/store/secrets.ts';
 
 export interface WebhookDeps {
   db: Database;

@@ -1,5 +1,5 @@
 import { notifyAccount } from '../../src/jobs/notify.ts';
-import { reconcileConnection } from '../../src/jobs/reconcile.ts';
+import { reconcileConnection } from '../../src/orchestration/reconcile.ts';
 import { check, snapshot } from './checker.ts';
 import { CRMS, Model, type Crm, type Opp, type Values } from './model.ts';
 import { describe, Generator, type Operation } from './operations.ts';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
-import { createAccount } from '../../src/model/accounts.ts';
+import { createAccount } from '../../src/model/accounts/accounts.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestApi {

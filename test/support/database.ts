@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { connectDatabase, type Database } from '../../src/model/db.ts';
-import { dropDatabase, migrateDatabase } from '../../src/model/migrate.ts';
+import { connectDatabase, type Database } from '../../src/model/store/db.ts';
+import { dropDatabase, migrateDatabase } from '../../src/model/store/migrate.ts';
 
 export { dropDatabase };
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { connectionHealth, inboundWaitingSince } from '../../jobs/connection-health.ts';
+import { connectionHealth, inboundWaitingSince } from '../../orchestration/connection-health.ts';
 import { notifyAccount } from '../../jobs/notify.ts';
-import { conflictView, listConflicts, reviewConflict } from '../../model/conflicts.ts';
-import { replayOpportunity } from '../../model/replay.ts';
+import { conflictView, listConflicts, reviewConflict } from '../../model/sync-state/conflicts.ts';
+import { replayOpportunity } from '../../model/sync-state/replay.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 import { failedJobView, listFailedJobs, queueNamed, retryAllFailed, retryFailedJob } from './failed-jobs.ts';
 import type { AdminDeps } from './index.ts';

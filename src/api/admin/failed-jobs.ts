@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { accountsOfConnections } from '../../model/connection-health.ts';
-import { connectionIdsOfAccount } from '../../model/connections.ts';
-import type { Database } from '../../model/db.ts';
-import { conflict, invalid, notFound } from '../../model/errors.ts';
+import { accountsOfConnections } from '../../model/connections/connection-health.ts';
+import { connectionIdsOfAccount } from '../../model/connections/connections.ts';
+import type { Database } from '../../model/store/db.ts';
+import { conflict, invalid, notFound } from '../../model/store/errors.ts';
 
 /** Failed jobs are BullMQ's: they stay in each queue's failed set for the queue's retention (7 days). */
 export const failedJobView = z

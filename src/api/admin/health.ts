@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Database } from '../../model/db.ts';
+import type { Database } from '../../model/store/db.ts';
 import { sendProblem } from '../problem.ts';
 
 /** A dependency that does not answer within this is as good as down for a load balancer. */

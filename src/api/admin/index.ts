@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Database } from '../../model/db.ts';
+import type { Database } from '../../model/store/db.ts';
 import { adminApiRoutes } from './api-routes.ts';
 import { queueBoard } from './board.ts';
 import { requireAdmin } from './guard.ts';

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { connectionHealth, type ConnectionHealth } from '../../jobs/connection-health.ts';
-import { recentEventCounts } from '../../model/connection-health.ts';
-import type { Database } from '../../model/db.ts';
+import { connectionHealth, type ConnectionHealth } from '../../orchestration/connection-health.ts';
+import { recentEventCounts } from '../../model/connections/connection-health.ts';
+import type { Database } from '../../model/store/db.ts';
 
 export interface GaugeDeps {
   db: Database;

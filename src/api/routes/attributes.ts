@@ -8,8 +8,8 @@ import {
   deleteAttribute,
   listAttributes,
   toAttributeView,
-} from '../../model/attributes.ts';
-import type { Database } from '../../model/db.ts';
+} from '../../model/accounts/attributes.ts';
+import type { Database } from '../../model/store/db.ts';
 import { listOf, pageQuery, problemSchema, respondToPost } from '../http.ts';
 
 const tags = ['attributes'];

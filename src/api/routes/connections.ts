@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Queue } from 'bullmq';
-import { connectionCreateSchema, createConnection, type SetupDeps } from '../../jobs/connection-setup.ts';
+import { connectionCreateSchema, createConnection, type SetupDeps } from '../../orchestration/connection-setup.ts';
 import { enqueuePull } from '../../jobs/queues.ts';
-import { pacerFor } from '../../jobs/connectors.ts';
-import { connectionSettingsSchema } from '../../model/connection-settings.ts';
-import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections.ts';
-import { DomainError } from '../../model/errors.ts';
+import { pacerFor } from '../../orchestration/connectors.ts';
+import { connectionSettingsSchema } from '../../model/connections/connection-settings.ts';
+import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections/connections.ts';
+import { DomainError } from '../../model/store/errors.ts';
 import { idParams, problemSchema } from '../http.ts';
 
 const tags = ['connections'];

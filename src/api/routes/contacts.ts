@@ -11,9 +11,9 @@ import {
   listContactOpportunities,
   listContacts,
   patchContact,
-} from '../../model/contacts.ts';
-import type { Database } from '../../model/db.ts';
-import { opportunityView } from '../../model/opportunity-schema.ts';
+} from '../../model/opportunities/contacts.ts';
+import type { Database } from '../../model/store/db.ts';
+import { opportunityView } from '../../model/opportunities/opportunity-schema.ts';
 import { idParams, listOf, pageQuery, problemSchema, respondToPost } from '../http.ts';
 
 const tags = ['contacts'];

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Database } from '../../model/db.ts';
-import { metricsQuerySchema, metricsView, opportunityMetrics } from '../../model/metrics.ts';
+import type { Database } from '../../model/store/db.ts';
+import { metricsQuerySchema, metricsView, opportunityMetrics } from '../../model/opportunities/metrics.ts';
 import { problemSchema } from '../http.ts';
 
 export function metricsRoutes(app: FastifyInstance, db: Database) {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Database } from '../../model/db.ts';
-import { externalRef, isoDateTime } from '../../model/fields.ts';
+import type { Database } from '../../model/store/db.ts';
+import { externalRef, isoDateTime } from '../../model/store/fields.ts';
 import {
   closeOpportunity,
   createOpportunity,
@@ -13,15 +13,15 @@ import {
   patchOpportunity,
   reopenOpportunity,
   upsertByExternalRef,
-} from '../../model/opportunities.ts';
+} from '../../model/opportunities/opportunities.ts';
 import {
   opportunityCloseSchema,
   opportunityCreateSchema,
   opportunityPatchSchema,
   opportunityUpsertSchema,
   opportunityView,
-} from '../../model/opportunity-schema.ts';
-import { opportunityStates } from '../../model/schema.ts';
+} from '../../model/opportunities/opportunity-schema.ts';
+import { opportunityStates } from '../../model/store/schema.ts';
 import { expectedVersion, idParams, ifMatchHeaders, listOf, pageQuery, problemSchema, respondToPost } from '../http.ts';
 
 const tags = ['opportunities'];

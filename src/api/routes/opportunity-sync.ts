@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Database } from '../../model/db.ts';
-import { getSyncTimeline, syncEventView, syncLinkView } from '../../model/sync-timeline.ts';
+import type { Database } from '../../model/store/db.ts';
+import { getSyncTimeline, syncEventView, syncLinkView } from '../../model/sync-state/sync-timeline.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 
 const tags = ['opportunities'];

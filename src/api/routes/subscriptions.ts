@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Database } from '../../model/db.ts';
-import { DomainError } from '../../model/errors.ts';
-import { deliveryView, listDeliveries, replayDelivery } from '../../model/event-deliveries.ts';
-import { deliveryStatuses } from '../../model/schema.ts';
-import type { Keyring } from '../../model/secrets.ts';
+import type { Database } from '../../model/store/db.ts';
+import { DomainError } from '../../model/store/errors.ts';
+import { deliveryView, listDeliveries, replayDelivery } from '../../model/events/event-deliveries.ts';
+import { deliveryStatuses } from '../../model/store/schema.ts';
+import type { Keyring } from '../../model/store/secrets.ts';
 import {
   createSubscription,
   deleteSubscription,
@@ -16,7 +16,7 @@ import {
   subscriptionPatchSchema,
   subscriptionView,
   updateSubscription,
-} from '../../model/subscriptions.ts';
+} from '../../model/events/subscriptions.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 
 const tags = ['subscriptions'];

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Database } from '../../model/db.ts';
-import { createUser, listUsers, userCreateSchema, userView } from '../../model/users.ts';
+import type { Database } from '../../model/store/db.ts';
+import { createUser, listUsers, userCreateSchema, userView } from '../../model/accounts/users.ts';
 import { listOf, pageQuery, problemSchema, respondToPost } from '../http.ts';
 
 const tags = ['users'];

@@ -1,0 +1,141 @@
+import { and, asc, count, eq, isNotNull } from 'drizzle-orm';
+import { z } from 'zod';
+import { connectionSettingsSchema, type ConnectionSettings } from './connection-settings.ts';
+import type { Executor } from '../store/db.ts';
+import { conflict, invalid, notFound } from '../store/errors.ts';
+import { parseReconcileState, reconcileStateSchema } from './reconcile-state.ts';
+import { connections, outbox, providers, remoteLinks, type Provider } from '../store/schema.ts';
+
+type Row = typeof connections.$inferSelect;
+export type ConnectionRow = Row;
+
+export const connectionView = z
+  .object({
+    id: z.uuid(),
+    provider: z.enum(providers),
+    status: z.enum(['active', 'paused', 'error']),
+    remoteAccountId: z.string().nullable(),
+    settings: z.record(z.string(), z.unknown()),
+    pendingOutbound: z.number().int(),
+    recordsWithProblems: z.number().int().describe('Linked opportunities with an unmapped value or a push error'),
+    lastSuccessAt: z.iso.datetime().nullable(),
+    lastError: z.unknown().nullable(),
+    reconciliation: reconcileStateSchema.describe('Where reconciliation stands (cursors, last pass, its drift) and the last backfill'),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Connection' });
+export type ConnectionView = z.infer<typeof connectionView>;
+
+/** Never the credentials or the webhook secret: those leave the database only to a worker. */
+function toView(row: Row, pendingOutbound: number, recordsWithProblems = 0): ConnectionView {
+  return {
+    id: row.id,
+    provider: row.provider,
+    status: row.status,
+    remoteAccountId: row.remoteAccountId,
+    settings: row.settings,
+    pendingOutbound,
+    recordsWithProblems,
+    lastSuccessAt: row.lastSuccessAt?.toISOString() ?? null,
+    lastError: row.lastError ?? null,
+    reconciliation: parseReconcileState(row.reconcileCursor),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+async function counts(db: Executor, connectionId: string) {
+  const [dirty] = await db.select({ n: count() }).from(outbox).where(eq(outbox.connectionId, connectionId));
+  const [problems] = await db
+    .select({ n: count() })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), isNotNull(remoteLinks.lastError)));
+  return [dirty?.n ?? 0, problems?.n ?? 0] as const;
+}
+
+const owned = (accountId: string, id: string) => and(eq(connections.accountId, accountId), eq(connections.id, id));
+
+export interface NewConnection {
+  id?: string;
+  accountId: string;
+  provider: Provider;
+  credentials: string;
+  credentialsKeyId: string;
+  webhookSecret: string | null;
+  remoteAccountId: string;
+  settings: ConnectionSettings;
+  reconcileCursor?: unknown;
+}
+
+export async function insertConnection(db: Executor, input: NewConnection): Promise<ConnectionView> {
+  const [row] = await db.insert(connections).values(input).onConflictDoNothing().returning();
+  if (!row) throw conflict(`this ${input.provider} account (${input.remoteAccountId}) is already connected`, {}, [{ field: 'credentials', message: 'already connected' }]);
+  return toView(row, 0);
+}
+
+export async function getConnection(db: Executor, accountId: string, id: string) {
+  const [row] = await db.select().from(connections).where(owned(accountId, id));
+  if (!row) throw notFound('connection');
+  return toView(row, ...(await counts(db, id)));
+}
+
+export async function listConnections(db: Executor, accountId: string) {
+  const rows = await db.select().from(connections).where(eq(connections.accountId, accountId)).orderBy(asc(connections.createdAt));
+  return Promise.all(rows.map(async (row) => toView(row, ...(await counts(db, row.id)))));
+}
+
+/** Merges a partial settings object into the current settings and validates the result as a whole. */
+export async function updateSettings(db: Executor, accountId: string, id: string, patch: Record<string, unknown>) {
+  const [row] = await db.select().from(connections).where(owned(accountId, id));
+  if (!row) throw notFound('connection');
+  const parsed = connectionSettingsSchema.safeParse({ ...row.settings, ...patch });
+  if (!parsed.success) {
+    throw invalid(parsed.error.issues.map((i) => ({ field: ['settings', ...i.path.map(String)].join('.'), message: i.message })));
+  }
+  await db.update(connections).set({ settings: parsed.data, updatedAt: new Date() }).where(eq(connections.id, id));
+  return getConnection(db, accountId, id);
+}
+
+export async function setStatus(db: Executor, accountId: string, id: string, status: 'active' | 'paused') {
+  const [row] = await db.update(connections).set({ status, updatedAt: new Date(), ...(status === 'active' ? { lastError: null } : {}) }).where(owned(accountId, id)).returning();
+  if (!row) throw notFound('connection');
+  return getConnection(db, accountId, id);
+}
+
+export async function deleteConnection(db: Executor, accountId: string, id: string) {
+  const [row] = await db.delete(connections).where(owned(accountId, id)).returning({ id: connections.id });
+  if (!row) throw notFound('connection');
+}
+
+/** For workers only: the row with its sealed credentials. */
+export async function connectionForWorker(db: Executor, id: string): Promise<Row | undefined> {
+  const [row] = await db.select().from(connections).where(eq(connections.id, id));
+  return row;
+}
+
+export async function recordConnectionOutcome(db: Executor, id: string, outcome: { error?: { code: string; message: string }; fatal?: boolean }) {
+  const values = outcome.error
+    ? { lastError: { ...outcome.error, at: new Date().toISOString() }, ...(outcome.fatal ? { status: 'error' as const } : {}) }
+    : { lastSuccessAt: new Date() };
+  await db.update(connections).set({ ...values, updatedAt: new Date() }).where(eq(connections.id, id));
+}
+
+export async function connectionIdsOfAccount(db: Executor, accountId: string): Promise<string[]> {
+  const rows = await db.select({ id: connections.id }).from(connections).where(eq(connections.accountId, accountId));
+  return rows.map((r) => r.id);
+}
+
+/** After an OAuth refresh: the new tokens, sealed with the current key. */
+export async function updateCredentials(db: Executor, id: string, credentials: string, credentialsKeyId: string) {
+  await db.update(connections).set({ credentials, credentialsKeyId, updatedAt: new Date() }).where(eq(connections.id, id));
+}
+
+/** Webhook routing: the connections of one CRM account (HubSpot portalId, Pipedrive company id). */
+export async function connectionByRemoteAccount(db: Executor, provider: Provider, remoteAccountId: string): Promise<Row | undefined> {
+  const [row] = await db
+    .select()
+    .from(connections)
+    .where(and(eq(connections.provider, provider), eq(connections.remoteAccountId, remoteAccountId)));
+  return row;
+}

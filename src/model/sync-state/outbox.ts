@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../store/db.ts';
+
+/**
+ * Marks opportunities dirty for every connection of their account, in the caller's transaction:
+ * pending outbound work lives in Postgres, so losing Redis or a worker loses none of it. A row
+ * that is already dirty gets a new generation, which tells a flush in progress that it must push
+ * again. Paused and failing connections keep collecting work for when they come back.
+ */
+export async function markDirty(db: Executor, accountId: string, opportunityIds: string[]): Promise<void> {
+  if (opportunityIds.length === 0) return;
+  const ids = sql.join(opportunityIds.map((id) => sql`${id}`), sql`, `);
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT c.id, o.id FROM connections c CROSS JOIN unnest(ARRAY[${ids}]::uuid[]) AS o(id)
+     WHERE c.account_id = ${accountId}
+    ON CONFLICT (connection_id, opportunity_id)
+    DO UPDATE SET generation = outbox.generation + 1`);
+}
+
+/** A new connection starts with every live opportunity of its account to push. */
+export async function markAllDirty(db: Executor, accountId: string, connectionId: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT ${connectionId}, id FROM opportunities WHERE account_id = ${accountId} AND deleted_at IS NULL
+    ON CONFLICT DO NOTHING`);
+}
+
+/** After a backfill: the opportunities it found no deal for go to the CRM. */
+export async function markUnlinkedDirty(db: Executor, accountId: string, connectionId: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT ${connectionId}, o.id FROM opportunities o
+    WHERE o.account_id = ${accountId} AND o.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM remote_links l WHERE l.connection_id = ${connectionId} AND l.opportunity_id = o.id)
+    ON CONFLICT DO NOTHING`);
+}
+
+export interface Claim {
+  id: number;
+  opportunityId: string;
+  generation: number;
+  /** Claims of this row so far, this one included: above 1, an earlier push may have got through. */
+  attempts: number;
+}
+
+/**
+ * Leases up to `limit` dirty rows of a connection, oldest first. Rows leased by another flush are
+ * skipped, not waited for; a lease that expired (its worker died) is taken over.
+ */
+export async function claimDirty(db: Executor, connectionId: string, limit: number, leaseMs: number): Promise<Claim[]> {
+  const rows = await db.execute<{ id: number; opportunity_id: string; generation: number; attempts: number }>(sql`
+    UPDATE outbox SET claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
+     WHERE id IN (
+       SELECT id FROM outbox
+        WHERE connection_id = ${connectionId} AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY dirty_since, id LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, opportunity_id, generation, attempts`);
+  return [...rows].map((r) => ({ id: Number(r.id), opportunityId: r.opportunity_id, generation: r.generation, attempts: r.attempts }));
+}
+
+/** Done rows go; a row whose generation moved on (an edit during the push) stays dirty and is released. */
+export async function completeClaims(db: Executor, claims: Claim[]): Promise<void> {
+  if (claims.length === 0) return;
+  const pairs = sql.join(claims.map((c) => sql`(${c.id}::bigint, ${c.generation}::int)`), sql`, `);
+  await db.execute(sql`DELETE FROM outbox WHERE (id, generation) IN (VALUES ${pairs})`);
+  await releaseClaims(db, claims);
+}
+
+export async function releaseClaims(db: Executor, claims: Claim[]): Promise<void> {
+  if (claims.length === 0) return;
+  const ids = sql.join(claims.map((c) => sql`${c.id}`), sql`, `);
+  await db.execute(sql`UPDATE outbox SET claimed_until = NULL WHERE id IN (${ids})`);
+}
+
+export async function hasClaimableWork(db: Executor, connectionId: string): Promise<boolean> {
+  const [row] = await db.execute<{ found: boolean }>(sql`
+    SELECT EXISTS (SELECT 1 FROM outbox WHERE connection_id = ${connectionId}
+                    AND (claimed_until IS NULL OR claimed_until < now())) AS found`);
+  return Boolean(row?.found);
+}
+
+/** For the sweeper: connections with dirty rows nobody is working on. */
+export async function connectionsWithWork(db: Executor): Promise<string[]> {
+  const rows = await db.execute<{ connection_id: string }>(sql`
+    SELECT DISTINCT connection_id FROM outbox WHERE claimed_until IS NULL OR claimed_until < now()`);
+  return [...rows].map((r) => r.connection_id);
+}
+
+/** Keeps a live flush's lease: a worker that dies stops extending it, and its rows become claimable. */
+export async function extendClaims(db: Executor, claims: Claim[], leaseMs: number): Promise<void> {
+  if (claims.length === 0) return;
+  const ids = sql.join(claims.map((c) => sql`${c.id}`), sql`, `);
+  await db.execute(sql`UPDATE outbox SET claimed_until = now() + make_interval(secs => ${leaseMs / 1000}) WHERE id IN (${ids})`);
+}

@@ -1,0 +1,177 @@
+import { and, eq, inArray, isNull, notExists } from 'drizzle-orm';
+import { findOrCreateContactByEmail } from '../opportunities/contacts.ts';
+import type { Executor } from '../store/db.ts';
+import { applyFieldChanges, createOpportunity, deleteOpportunity, type FieldChanges } from '../opportunities/opportunities.ts';
+import { opportunities, remoteAliases, remoteLinks } from '../store/schema.ts';
+import type { SyncFields } from './sync-fields.ts';
+
+type Row = typeof opportunities.$inferSelect;
+
+/** Canonical fields from a CRM as column changes; a state change opens or closes as the API would. */
+function columnChanges(row: Row | undefined, fields: Partial<SyncFields>, closedById: string | null): FieldChanges {
+  const { contact: _contact, attributes, state, ...plain } = fields;
+  const changes: FieldChanges = { ...plain };
+  if (attributes) {
+    const merged = { ...(row?.attributes ?? {}) };
+    for (const [key, value] of Object.entries(attributes)) {
+      if (value === null || value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    changes.attributes = merged;
+  }
+  if (state && state !== row?.state) {
+    changes.state = state;
+    changes.closedAt = state === 'open' ? null : new Date();
+    changes.closedById = state === 'open' ? null : closedById;
+    if (state === 'open') changes.lostReason = null;
+  }
+  return changes;
+}
+
+/**
+ * Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection).
+ * `closedById`: the user who closed it in the CRM, when the CRM says who and that person is mapped.
+ */
+export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>, closedById: string | null = null) {
+  return applyFieldChanges(tx, row, columnChanges(row, fields, closedById));
+}
+
+/** A deal first seen in a CRM becomes a canonical opportunity, with its external reference when that is free. */
+export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>, externalRef?: string) {
+  const { title, description, amount, currency, closeDate, stage, probability, assigneeId, attributes } = fields;
+  const refFree = externalRef !== undefined && !(await externalRefTaken(tx, accountId, externalRef));
+  const email = fields.contact?.email;
+  const contactId = email ? await findOrCreateContactByEmail(tx, accountId, { email, name: fields.contact!.name }) : undefined;
+  const created = await createOpportunity(tx, accountId, {
+    ...(refFree ? { externalRef } : {}),
+    ...(contactId ? { contactId } : {}),
+    title: title || 'Untitled deal',
+    description,
+    amount,
+    currency,
+    closeDate,
+    stage,
+    probability,
+    assigneeId,
+    attributes: attributes ?? {},
+  });
+  if (fields.state && fields.state !== 'open') {
+    const [row] = await tx.select().from(opportunities).where(eq(opportunities.id, created.id));
+    await applyRemoteFields(tx, row!, { state: fields.state, lostReason: fields.lostReason ?? null });
+  }
+  return created.id;
+}
+
+async function externalRefTaken(tx: Executor, accountId: string, externalRef: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: opportunities.id })
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef)));
+  return row !== undefined;
+}
+
+/** The live opportunity carrying this external reference, locked, if this connection has no deal linked to it yet. */
+export async function lockUnlinkedByExternalRef(tx: Executor, connectionId: string, accountId: string, externalRef: string): Promise<Row | undefined> {
+  const linked = tx
+    .select({ one: remoteLinks.id })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.opportunityId, opportunities.id)));
+  const [row] = await tx
+    .select()
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef), isNull(opportunities.deletedAt), notExists(linked)))
+    .for('update');
+  return row;
+}
+
+export async function lockOpportunityRow(tx: Executor, accountId: string, id: string): Promise<Row | undefined> {
+  const [row] = await tx
+    .select()
+    .from(opportunities)
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.id, id), isNull(opportunities.deletedAt)))
+    .for('update');
+  return row;
+}
+
+/** The link of a remote deal, locked: one deal's inbound work runs one at a time, others in parallel. */
+export async function lockLinkByRemoteId(tx: Executor, connectionId: string, remoteId: string) {
+  const [link] = await tx
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.remoteId, remoteId)))
+    .for('update');
+  return link;
+}
+
+export async function savePulledLink(
+  tx: Executor,
+  link: { connectionId: string; opportunityId: string; remoteId: string },
+  values: { base: Partial<SyncFields>; remoteVersion: Date; remoteDeletedAt?: Date | null; lastError?: unknown },
+) {
+  const now = new Date();
+  const set = {
+    baseSnapshot: values.base as Record<string, unknown>,
+    remoteVersion: values.remoteVersion,
+    lastPulledAt: now,
+    updatedAt: now,
+    ...(values.remoteDeletedAt !== undefined ? { remoteDeletedAt: values.remoteDeletedAt } : {}),
+    ...(values.lastError !== undefined ? { lastError: values.lastError } : {}),
+  };
+  await tx
+    .insert(remoteLinks)
+    .values({ ...link, ...set })
+    .onConflictDoUpdate({ target: [remoteLinks.connectionId, remoteLinks.opportunityId], set: { remoteId: link.remoteId, ...set } });
+}
+
+/** A remote deletion under the `propagate` policy: the canonical opportunity goes too (soft, as the API's). */
+export async function softDeleteOpportunity(tx: Executor, accountId: string, id: string) {
+  await deleteOpportunity(tx, accountId, id).catch((error: { status?: number }) => {
+    if (error.status !== 404) throw error; // already deleted
+  });
+}
+
+/** Live links of deals a CRM merged away, locked. */
+export async function lockLiveLinksByRemoteIds(tx: Executor, connectionId: string, remoteIds: string[]) {
+  if (remoteIds.length === 0) return [];
+  return tx
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.remoteId, remoteIds), isNull(remoteLinks.remoteDeletedAt)))
+    .orderBy(remoteLinks.remoteId)
+    .for('update');
+}
+
+/** The surviving deal of a merge takes over the link: same opportunity, same base, the new remote id. */
+export async function moveLink(tx: Executor, linkId: string, remoteId: string) {
+  await tx.update(remoteLinks).set({ remoteId, updatedAt: new Date() }).where(eq(remoteLinks.id, linkId));
+}
+
+/** Old id → surviving id, so late webhooks about a merged-away deal find the survivor. */
+export async function saveAliases(tx: Executor, connectionId: string, oldRemoteIds: string[], newRemoteId: string) {
+  if (oldRemoteIds.length === 0) return;
+  await tx
+    .insert(remoteAliases)
+    .values(oldRemoteIds.map((oldRemoteId) => ({ connectionId, oldRemoteId, newRemoteId })))
+    .onConflictDoUpdate({ target: [remoteAliases.connectionId, remoteAliases.oldRemoteId], set: { newRemoteId } });
+}
+
+/** Remote ids as they are now: a merged-away id becomes its survivor's. */
+export async function resolveAliases(db: Executor, connectionId: string, remoteIds: string[]): Promise<string[]> {
+  if (remoteIds.length === 0) return [];
+  const aliases = await db
+    .select()
+    .from(remoteAliases)
+    .where(and(eq(remoteAliases.connectionId, connectionId), inArray(remoteAliases.oldRemoteId, remoteIds)));
+  const survivor = new Map(aliases.map((a) => [a.oldRemoteId, a.newRemoteId]));
+  return [...new Set(remoteIds.map((id) => survivor.get(id) ?? id))];
+}
+
+/** Which of these remote ids this connection already links (aliases of merged deals aside). */
+export async function linkedRemoteIds(db: Executor, connectionId: string, remoteIds: string[]): Promise<Set<string>> {
+  if (remoteIds.length === 0) return new Set();
+  const rows = await db
+    .select({ remoteId: remoteLinks.remoteId })
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), inArray(remoteLinks.remoteId, remoteIds)));
+  return new Set(rows.map((r) => r.remoteId));
+}

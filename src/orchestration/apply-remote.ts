@@ -1,0 +1,170 @@
+import type { CrmConnector, RemoteState } from '../providers/types.ts';
+import type { ConnectionSettings } from '../model/connections/connection-settings.ts';
+import type { ConnectionRow } from '../model/connections/connections.ts';
+import type { Database, Executor } from '../model/store/db.ts';
+import { recordSyncEvents, syncFieldsOf, type LinkRow, type SyncEvent } from '../model/sync-state/links.ts';
+import { applyFieldChanges } from '../model/opportunities/opportunities.ts';
+import { markDirty } from '../model/sync-state/outbox.ts';
+import {
+  applyRemoteFields,
+  createFromRemote,
+  lockLinkByRemoteId,
+  lockLiveLinksByRemoteIds,
+  lockOpportunityRow,
+  linkedRemoteIds,
+  lockUnlinkedByExternalRef,
+  moveLink,
+  saveAliases,
+  savePulledLink,
+  softDeleteOpportunity,
+} from '../model/sync-state/remote-changes.ts';
+import type { SyncFields } from '../model/sync-state/sync-fields.ts';
+import { mergeDeal } from '../sync/merge.ts';
+
+/**
+ * Deals we have no link for may become opportunities: their primary contact comes along (matched
+ * by email or created). Read before the transactions, and only for those: updates never pay for it.
+ */
+export async function addContactsOfNewDeals(db: Database, connector: CrmConnector, connectionId: string, states: RemoteState[]): Promise<void> {
+  const linked = await linkedRemoteIds(db, connectionId, states.map((s) => s.remoteId));
+  // A deal carrying our id is one of ours: adopted, it keeps the canonical contact.
+  const fresh = states.filter((s) => !s.deleted && !s.canonicalId && !linked.has(s.remoteId));
+  if (fresh.length === 0) return;
+  const contacts = await connector.contactsOf(fresh);
+  for (const state of fresh) {
+    const contact = contacts.get(state.remoteId);
+    if (contact) state.fields.contact = contact;
+  }
+}
+
+/** What one remote deal state did to the canonical store. */
+export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted';
+
+type Recorder = (opportunityId: string, kind: string, extra?: Partial<SyncEvent>) => void;
+
+/**
+ * One remote deal as the CRM has it now, merged into the canonical store in the caller's
+ * transaction, under a lock on its link: webhooks, reconciliation and backfill all come here.
+ */
+export async function applyRemoteState(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState): Promise<ApplyResult> {
+  const events: SyncEvent[] = [];
+  const record: Recorder = (opportunityId, kind, extra = {}) =>
+    events.push({ accountId: connection.accountId, opportunityId, connectionId: connection.id, kind, ...extra });
+  const result = await decide(tx, connection, settings, state, record);
+  await recordSyncEvents(tx, events);
+  return result;
+}
+
+async function decide(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState, record: Recorder): Promise<ApplyResult> {
+  if (state.mergedFrom?.length) await absorbMerged(tx, connection, settings, state, record);
+  const link = await lockLinkByRemoteId(tx, connection.id, state.remoteId);
+  if (!link) return state.deleted ? 'stale' : linkNewDeal(tx, connection, state, record);
+  if (state.deleted) {
+    if (link.remoteDeletedAt) return 'stale';
+    await endLink(tx, connection, settings, link, record, state.mergedInto);
+    return 'deleted';
+  }
+  const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
+  // Webhooks come late, twice and out of order: a state older than the one we have never wins.
+  if (link.remoteVersion && state.version < link.remoteVersion) return 'stale';
+  const row = await lockOpportunityRow(tx, connection.accountId, link.opportunityId);
+  if (!row) return 'stale';
+  const merged = mergeDeal({
+    base: link.baseSnapshot as Partial<SyncFields>,
+    local: syncFieldsOf(row),
+    remote: state.fields,
+    localChangedAt: row.fieldChangedAt,
+    remoteChangedAt: state.version,
+    policy: settings.conflictPolicy,
+    directions: settings.directions,
+  });
+  // A live deal whose link was marked deleted has been restored (HubSpot's recycle bin): relinked.
+  if (link.remoteDeletedAt) record(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
+  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(link.lastError, state) });
+  const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
+  if (closedBy && row.state !== 'open' && row.state === state.fields.state && !row.closedById) {
+    // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
+    await applyFieldChanges(tx, row, { closedById: closedBy });
+  }
+  if (merged.pushBack) await markDirty(tx, connection.accountId, [row.id]);
+  if (merged.echo) {
+    // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
+    record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
+    return 'echoes';
+  }
+  if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical, closedBy);
+  for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
+  record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
+  return 'applied';
+}
+
+/**
+ * What a pull says about the link's problems: its own mapping problems, or, when it has none, it
+ * clears only what an earlier pull reported. A push's problem (a value this CRM cannot hold) stays
+ * until a push no longer has it. `undefined` leaves the link's error as it is.
+ */
+function pullProblems(current: unknown, state: RemoteState): unknown {
+  if (state.problems.length) return { mapping: state.problems, from: 'pull' };
+  return (current as { from?: string } | null)?.from === 'pull' ? null : undefined;
+}
+
+/** The deal is gone from the CRM: unlink (the default) keeps the opportunity; propagate deletes it, and so from the other CRMs per their policy. */
+async function endLink(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, link: LinkRow, record: Recorder, mergedInto?: string) {
+  const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
+  await savePulledLink(tx, keys, { base: link.baseSnapshot, remoteVersion: link.remoteVersion ?? new Date(0), remoteDeletedAt: new Date() });
+  if (settings.deletePolicy === 'propagate') await softDeleteOpportunity(tx, connection.accountId, link.opportunityId);
+  record(link.opportunityId, mergedInto ? 'remote_merge' : 'remote_delete', { rule: settings.deletePolicy, detail: { remoteId: link.remoteId, mergedInto } });
+}
+
+/**
+ * A deal that absorbed others in a merge. The opportunity whose canonical id the survivor carries
+ * (HubSpot keeps the primary's values) moves its link to the survivor; the merged-away deals'
+ * opportunities lose theirs, as a delete would take them. Once done, nothing is left to absorb.
+ */
+async function absorbMerged(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState, record: Recorder) {
+  const merged = await lockLiveLinksByRemoteIds(tx, connection.id, state.mergedFrom!);
+  if (merged.length === 0) return;
+  await saveAliases(tx, connection.id, state.mergedFrom!, state.remoteId);
+  const survivorLinked = await lockLinkByRemoteId(tx, connection.id, state.remoteId);
+  const keeper = survivorLinked ? undefined : (merged.find((l) => l.opportunityId === state.canonicalId) ?? merged[0]);
+  if (keeper) {
+    await moveLink(tx, keeper.id, state.remoteId);
+    record(keeper.opportunityId, 'remote_merge_survivor', { detail: { from: keeper.remoteId, to: state.remoteId } });
+  }
+  for (const link of merged) if (link !== keeper) await endLink(tx, connection, settings, link, record, state.remoteId);
+}
+
+/** A deal we have no link for: one of ours (by canonical id or external reference), or new to the account. */
+async function linkNewDeal(tx: Executor, connection: ConnectionRow, state: RemoteState, record: Recorder): Promise<ApplyResult> {
+  const match = await adoptOrCreate(tx, connection, state);
+  // The base records whether the deal carries our id; if not, the next flush writes it there.
+  const base = { ...state.fields, ...(state.canonicalId === match.id ? { canonicalId: match.id } : {}) };
+  await savePulledLink(tx, { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId }, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(null, state) });
+  record(match.id, match.created ? 'pull_create' : 'link_adopted', { after: state.fields, detail: { remoteId: state.remoteId, matchedBy: match.matchedBy } });
+  return match.created ? 'created' : 'applied';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Match {
+  id: string;
+  created: boolean;
+  matchedBy?: 'canonicalId' | 'externalRef';
+}
+
+/**
+ * Our canonical id on the deal first, then the ERP's external reference where the connection maps
+ * one: either relinks an existing opportunity (the canonical side wins a relink, so the flush sends
+ * what the CRM lacks). Anything else is a deal new to the account.
+ */
+async function adoptOrCreate(tx: Executor, connection: ConnectionRow, state: RemoteState): Promise<Match> {
+  const { accountId } = connection;
+  const byId = state.canonicalId && UUID.test(state.canonicalId) ? await lockOpportunityRow(tx, accountId, state.canonicalId) : undefined;
+  const byRef = !byId && state.externalRef ? await lockUnlinkedByExternalRef(tx, connection.id, accountId, state.externalRef) : undefined;
+  const found = byId ?? byRef;
+  if (found) {
+    await markDirty(tx, accountId, [found.id]);
+    return { id: found.id, created: false, matchedBy: byId ? 'canonicalId' : 'externalRef' };
+  }
+  return { id: await createFromRemote(tx, accountId, state.fields, state.externalRef), created: true };
+}

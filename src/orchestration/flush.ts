@@ -1,0 +1,231 @@
+import type { Redis } from 'ioredis';
+import { CrmError } from '../providers/errors.ts';
+import type { CrmConnector, PushRequest, PushResult } from '../providers/types.ts';
+import { connectionSettingsSchema, type ConnectionSettings } from '../model/connections/connection-settings.ts';
+import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections/connections.ts';
+import type { Database } from '../model/store/db.ts';
+import { DomainError } from '../model/store/errors.ts';
+import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/sync-state/links.ts';
+import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
+import type { Keyring } from '../model/store/secrets.ts';
+import type { SyncFields } from '../model/sync-state/sync-fields.ts';
+import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
+import type { Provider } from '../model/store/schema.ts';
+import { applyRemoteState } from './apply-remote.ts';
+import { connectorFor, pacerFor } from './connectors.ts';
+import { freshCredentials, type OAuthApp } from './credentials.ts';
+
+/** Rows per flush: one HubSpot batch call. */
+export const FLUSH_BATCH = 100;
+/** A crashed flush's rows become claimable again after this long, unless the deps say otherwise. */
+export const CLAIM_LEASE_MS = 60_000;
+
+export interface SyncDeps {
+  db: Database;
+  redis: Redis;
+  prefix: string;
+  /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
+  keyring: Keyring | undefined;
+  leaseMs?: number;
+  /** Workers set it: a request that would wait longer for its connection's budget delays its job instead. */
+  maxPaceWaitMs?: number;
+  /** OAuth apps, for refreshing OAuth connections' tokens. */
+  oauthApps?: Partial<Record<Provider, OAuthApp>>;
+}
+
+export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {
+  if (!deps.keyring) throw new DomainError(503, 'Service Unavailable', 'ENCRYPTION_KEY is not set: crm-sync cannot store or use CRM credentials');
+  return deps.keyring;
+}
+
+interface Work {
+  claim: Claim;
+  row: OpportunityRow;
+  link: LinkRow | undefined;
+  contact: SyncFields['contact'];
+}
+
+type Plan =
+  | { kind: 'push'; work: Work; request: PushRequest }
+  | { kind: 'remove'; work: Work }
+  | { kind: 'nothing'; work: Work };
+
+/** What a dirty row needs: a create, the changed fields, a delete per the policy, or nothing at all. */
+function plan(work: Work, settings: ConnectionSettings): Plan {
+  const { row, link } = work;
+  if (row.deletedAt) {
+    return link && !link.remoteDeletedAt && settings.deletePolicy === 'propagate' ? { kind: 'remove', work } : { kind: 'nothing', work };
+  }
+  // Unlinked: the deal was deleted or merged away in the CRM and the opportunity stays out of it.
+  if (link?.remoteDeletedAt) return { kind: 'nothing', work };
+  const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
+  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
+  const fields = changedSince(link ? base : {}, current);
+  // State and stage travel together: HubSpot holds both in one property (a reopen needs an open
+  // stage, a closed deal's stage is its won or lost stage), and Pipedrive takes both as they are.
+  if ('state' in fields || 'stage' in fields) Object.assign(fields, { state: current.state, stage: current.stage });
+  // A deal made in the CRM does not carry our id yet: the first push writes it even with nothing else to send.
+  const tagged = base.canonicalId === row.id;
+  if (link && tagged && Object.keys(fields).length === 0) return { kind: 'nothing', work };
+  const replacedContact = 'contact' in fields ? (base.contact ?? null) : undefined;
+  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1, replacedContact } };
+}
+
+export interface FlushOutcome {
+  pushed: number;
+  removed: number;
+  more: boolean;
+}
+
+/**
+ * One round of outbound sync for a connection: lease dirty rows, push what changed since each
+ * link's base, save links and bases, finish the rows no new edit touched meanwhile.
+ */
+export async function flushConnection(deps: SyncDeps, connectionId: string): Promise<FlushOutcome> {
+  const connection = await connectionForWorker(deps.db, connectionId);
+  if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
+  const settings = connectionSettingsSchema.parse(connection.settings);
+  const credentials = await freshCredentials(deps, connectionId, connection);
+  const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings, deps.maxPaceWaitMs);
+  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
+
+  const leaseMs = deps.leaseMs ?? CLAIM_LEASE_MS;
+  const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, leaseMs);
+  if (claims.length === 0) return { pushed: 0, removed: 0, more: false };
+  // A push can outlast the lease (rate-limit waits): renew it while this worker is alive, so no
+  // other worker takes the rows over and pushes them a second time.
+  const heartbeat = setInterval(() => void extendClaims(deps.db, claims, leaseMs).catch(() => {}), leaseMs / 3);
+  try {
+    return await flushClaims(deps, connection, settings, connector, pacer, claims);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function flushClaims(
+  deps: SyncDeps,
+  connection: ConnectionRow,
+  settings: ConnectionSettings,
+  connector: CrmConnector,
+  pacer: { coolDown(ms: number): Promise<void> },
+  claims: Claim[],
+): Promise<FlushOutcome> {
+  const connectionId = connection.id;
+  const load = async () => new Map((await loadForPush(deps.db, connectionId, claims.map((c) => c.opportunityId))).map((l) => [l.row.id, l]));
+  const planAll = (loaded: Awaited<ReturnType<typeof load>>) =>
+    claims.flatMap((claim) => {
+      const found = loaded.get(claim.opportunityId);
+      return found ? [plan({ claim, ...found }, settings)] : [];
+    });
+  try {
+    let plans = planAll(await load());
+    // Only deals we are about to update are read first: an echo's flush that sends nothing reads nothing.
+    const updating = plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [p.work] : []));
+    if (await catchUp(deps, connection, settings, connector, updating)) plans = planAll(await load());
+    await markPendingPushes(deps.db, connectionId, plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [{ opportunityId: p.work.row.id, fields: p.request.fields }] : [])));
+    const results = await send(connector, plans, settings);
+    await save(deps, connection.accountId, connectionId, plans, results, claims);
+    return {
+      pushed: plans.filter((p) => p.kind === 'push').length,
+      removed: plans.filter((p) => p.kind === 'remove').length,
+      more: await hasClaimableWork(deps.db, connectionId),
+    };
+  } catch (error) {
+    await releaseClaims(deps.db, claims);
+    await onFailure(deps, connectionId, pacer, error);
+    throw error;
+  }
+}
+
+/**
+ * Read before write: a deal the CRM changed since we last saw it is merged in first (as a webhook
+ * would, conflicts decided by policy), so a push never overwrites a change whose webhook is still
+ * on its way. One batch read per flush (HubSpot: 1 call per 100 deals; Pipedrive: 10 tokens).
+ */
+async function catchUp(deps: SyncDeps, connection: ConnectionRow, settings: ConnectionSettings, connector: CrmConnector, works: Omit<Work, 'claim'>[]): Promise<boolean> {
+  const linked = new Map(works.flatMap((w) => (w.link && !w.link.remoteDeletedAt && !w.row.deletedAt ? [[w.link.remoteId, w.link] as const] : [])));
+  if (linked.size === 0) return false;
+  const states = await connector.read([...linked.keys()], settings);
+  // Pipedrive's update_time counts whole seconds: a person's edit in the second of our last write
+  // has the same version, so the values decide too.
+  const unseen = states.filter((s) => {
+    const link = linked.get(s.remoteId);
+    const known = link?.remoteVersion;
+    return s.deleted || !known || s.version > known || (s.version.getTime() === known.getTime() && differsFromBase(link!.baseSnapshot as Base, s.fields));
+  });
+  for (const state of unseen) await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));
+  return unseen.length > 0;
+}
+
+async function send(connector: CrmConnector, plans: Plan[], settings: ConnectionSettings): Promise<Map<string, PushResult>> {
+  const pushes = plans.flatMap((p) => (p.kind === 'push' ? [p.request] : []));
+  const results = new Map<string, PushResult>();
+  for (const result of await pushIsolatingRecords(connector, pushes, settings)) results.set(result.canonicalId, result);
+  for (const p of plans) {
+    if (p.kind !== 'remove') continue;
+    await connector.remove(p.work.link!.remoteId).catch((error: unknown) => {
+      if (!(error instanceof CrmError && error.code === 'not_found')) throw error; // already gone is done
+    });
+  }
+  return results;
+}
+
+/**
+ * A record-level refusal (one invalid deal) fails a whole batch call; the batch is then retried
+ * deal by deal so that only the bad deal is set aside, with its error, and the rest go through.
+ */
+async function pushIsolatingRecords(connector: CrmConnector, pushes: PushRequest[], settings: ConnectionSettings): Promise<PushResult[]> {
+  if (pushes.length === 0) return [];
+  try {
+    return await connector.push(pushes, settings);
+  } catch (error) {
+    if (!(error instanceof CrmError) || error.scope !== 'record') throw error;
+    if (pushes.length === 1) return [{ canonicalId: pushes[0]!.canonicalId, problems: [], error }];
+    const results: PushResult[] = [];
+    for (const push of pushes) results.push(...(await pushIsolatingRecords(connector, [push], settings)));
+    return results;
+  }
+}
+
+async function save(deps: SyncDeps, accountId: string, connectionId: string, plans: Plan[], results: Map<string, PushResult>, claims: Claim[]) {
+  await deps.db.transaction(async (tx) => {
+    const events: SyncEvent[] = [];
+    const links: LinkUpdate[] = [];
+    for (const p of plans) {
+      const opportunityId = p.work.row.id;
+      if (p.kind === 'remove') {
+        links.push({ connectionId, opportunityId, remoteId: p.work.link!.remoteId, remoteVersion: null, baseSnapshot: p.work.link!.baseSnapshot, lastError: null, remoteDeletedAt: new Date() });
+        events.push({ accountId, opportunityId, connectionId, kind: 'push_delete', detail: { remoteId: p.work.link!.remoteId } });
+      }
+      if (p.kind !== 'push') continue;
+      const result = results.get(opportunityId);
+      if (result?.error) {
+        events.push({ accountId, opportunityId, connectionId, kind: 'push_failed', after: p.request.fields, detail: { error: result.error.message } });
+        if (p.work.link) await recordLinkError(tx, connectionId, opportunityId, { message: result.error.message });
+        continue;
+      }
+      if (!result?.remoteId) continue;
+      // The push is saved: what it was sending is no longer pending.
+      const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
+      const problems = result.problems.length ? { mapping: result.problems } : null;
+      const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
+      links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
+      events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
+    }
+    await savePushedLinks(tx, links);
+    await recordSyncEvents(tx, events);
+    await completeClaims(tx, claims);
+  });
+  await recordConnectionOutcome(deps.db, connectionId, {});
+}
+
+/** A 429 holds back this connection; revoked credentials stop it; the rest is for BullMQ's backoff. */
+async function onFailure(deps: SyncDeps, connectionId: string, pacer: { coolDown(ms: number): Promise<void> }, error: unknown) {
+  if (!(error instanceof CrmError)) return;
+  if (error.code === 'rate_limited' && error.retryAfterMs) await pacer.coolDown(error.retryAfterMs);
+  if (error.scope === 'connection') {
+    await recordConnectionOutcome(deps.db, connectionId, { error: { code: error.code, message: error.message }, fatal: true });
+  } else if (!error.retryable || error.code !== 'rate_limited') {
+    await recordConnectionOutcome(deps.db, connectionId, { error: { code: error.code, message: error.message } });
+  }
+}
