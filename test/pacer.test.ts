@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CrmError } from '../src/providers/errors.ts';
-import { RedisPacer, type RateLimits } from '../src/orchestration/pacer.ts';
+import { RedisPacer } from '../src/orchestration/pacer.ts';
+import type { RateLimits } from '../src/providers/types.ts';
 import { testRedis } from './support/redis.ts';
 
 const redis = testRedis();

@@ -67,8 +67,8 @@ export async function buildServer({ db, logger, sync, admin }: ServerOptions): P
 
   const metrics = sync && admin ? createServerMetrics() : undefined;
   if (sync) {
-    const { keyring, publicUrl, hubspotClientSecret } = sync.setup;
-    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, hubspotClientSecret, onAcknowledged: metrics?.webhookAcknowledged });
+    const { keyring, publicUrl, appSecrets } = sync.setup;
+    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, appSecrets, onAcknowledged: metrics?.webhookAcknowledged });
   }
   healthRoutes(app, { db, redis: sync?.setup.redis });
   if (sync && admin && metrics) {

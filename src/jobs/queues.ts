@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { providers } from '../model/store/schema.ts';
 
 export const OUTBOUND_QUEUE = 'outbound';
 export const MAINTENANCE_QUEUE = 'maintenance';
@@ -11,7 +12,7 @@ export const EVENTS_QUEUE = 'events';
 /** One webhook delivery for one connection, as received (events are parsed and checked by the processor). */
 export const inboundDelivery = z.object({
   connectionId: z.uuid(),
-  provider: z.enum(['hubspot', 'pipedrive']),
+  provider: z.enum(providers),
   receivedAt: z.number(),
   events: z.array(z.unknown()).min(1),
 });

@@ -4,7 +4,8 @@ import { connectionsWithWork } from '../model/sync-state/outbox.ts';
 import { subscriptionsWithDueDeliveries } from '../model/events/delivery-claims.ts';
 import { processEventsJob } from '../orchestration/event-delivery.ts';
 import { countRateLimited } from '../orchestration/crm-usage.ts';
-import { flushConnection, type SyncDeps } from '../orchestration/flush.ts';
+import type { SyncDeps } from '../orchestration/deps.ts';
+import { flushConnection } from '../orchestration/flush.ts';
 import { connectionsDueForReconcile } from '../model/connections/reconcile-state.ts';
 import {
   closeQueues,

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CrmError } from '../providers/errors.ts';
 import type { RemoteAccount } from '../providers/types.ts';
@@ -7,20 +7,20 @@ import { connectionSettingsSchema, type ConnectionSettings } from '../model/conn
 import { insertConnection } from '../model/connections/connections.ts';
 import { invalid } from '../model/store/errors.ts';
 import { markAllDirty } from '../model/sync-state/outbox.ts';
-import { providers } from '../model/store/schema.ts';
+import { providers, type Provider } from '../model/store/schema.ts';
+import { providerModule, providerModules, webhookUrl } from '../providers/index.ts';
 import { seal } from '../model/store/secrets.ts';
 import { accountUsers } from '../model/accounts/users.ts';
 import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
 import { grantTokens } from './credentials.ts';
-import { requireKeyring, type SyncDeps } from './flush.ts';
+import { requireKeyring, type SyncDeps } from './deps.ts';
+
+const oauthCodeInput = z.strictObject({ oauthCode: z.string().min(1), redirectUri: z.url() });
 
 export const connectionCreateSchema = z.strictObject({
   provider: z.enum(providers),
-  credentials: z.union([
-    z.strictObject({ accessToken: z.string().min(1), clientSecret: z.string().min(1).optional() }),
-    z.strictObject({ apiToken: z.string().min(1) }),
-    z.strictObject({ oauthCode: z.string().min(1), redirectUri: z.url() }),
-  ]),
+  // Each CRM's own credentials (its provider module says which), or an OAuth code for its app.
+  credentials: z.union([oauthCodeInput, ...Object.values(providerModules).map((m) => m.credentialInput)]),
   baseUrl: z.url().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
   /**
@@ -30,11 +30,12 @@ export const connectionCreateSchema = z.strictObject({
   initialSync: z.enum(['push', 'backfill']).default('push'),
 });
 /** As callers give it: initialSync may be left out. */
-export type ConnectionCreate = z.input<typeof connectionCreateSchema>;
+export type ConnectionCreate = Omit<z.input<typeof connectionCreateSchema>, 'credentials'> & { credentials: Record<string, unknown> };
 
 export interface SetupDeps extends SyncDeps {
   publicUrl: string;
-  hubspotClientSecret?: string;
+  /** The operator's app secret per CRM (a public app signs webhooks with it), from the environment. */
+  appSecrets?: Partial<Record<Provider, string>>;
 }
 
 const slug = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
@@ -76,10 +77,7 @@ function credentialProblem(error: unknown): never {
 export async function createConnection(deps: SetupDeps, accountId: string, input: ConnectionCreate) {
   const keyring = requireKeyring(deps);
   const id = randomUUID();
-  const credentials: Credentials =
-    'oauthCode' in input.credentials
-      ? await grantTokens(input.provider, deps.oauthApps?.[input.provider], { code: input.credentials.oauthCode, redirectUri: input.credentials.redirectUri }, input.baseUrl).catch(credentialProblem)
-      : input.credentials;
+  const credentials = await credentialsOf(deps, input);
   const pacer = pacerFor(deps.redis, deps.prefix, id, input.provider, { limits: {} });
   const connector = connectorFor(input.provider, credentials, input.baseUrl, pacer);
   const account = await connector.account().catch(credentialProblem);
@@ -88,7 +86,13 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
   const parsed = connectionSettingsSchema.safeParse({ ...defaults, baseUrl: input.baseUrl, ...input.settings });
   if (!parsed.success) throw invalid(parsed.error.issues.map((i) => ({ field: ['settings', ...i.path.map(String)].join('.'), message: i.message })));
 
-  const webhook = await webhookFor(deps, id, input, connector);
+  const webhook = await providerModule(input.provider).webhooks.setup({
+    connectionId: id,
+    url: webhookUrl(deps.publicUrl, input.provider, id),
+    credentials,
+    connector,
+    appSecret: deps.appSecrets?.[input.provider],
+  });
   const sealed = seal(JSON.stringify(credentials), keyring);
   const view = await deps.db.transaction(async (tx) => {
     const created = await insertConnection(tx, {
@@ -109,19 +113,15 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
   return { ...view, webhook: webhook.view };
 }
 
-async function webhookFor(deps: SetupDeps, id: string, input: ConnectionCreate, connector: ReturnType<typeof connectorFor>) {
-  if (input.provider === 'pipedrive') {
-    const auth = { user: `crm-sync-${id.slice(0, 8)}`, password: randomBytes(24).toString('base64url') };
-    await connector.registerWebhook!(`${deps.publicUrl}/webhooks/pipedrive/${id}`, auth);
-    return { secret: JSON.stringify(auth), view: { url: `${deps.publicUrl}/webhooks/pipedrive/${id}`, registered: true } };
+/** The credentials to store: as given, when they are this CRM's kind, or the tokens an OAuth code is worth. */
+async function credentialsOf(deps: SetupDeps, input: ConnectionCreate): Promise<Credentials> {
+  const given = input.credentials;
+  if ('oauthCode' in given && typeof given.oauthCode === 'string') {
+    const grant = { code: given.oauthCode, redirectUri: String(given.redirectUri) };
+    return grantTokens(input.provider, deps.oauthApps?.[input.provider], grant, input.baseUrl).catch(credentialProblem);
   }
-  const secret = 'clientSecret' in input.credentials ? input.credentials.clientSecret : deps.hubspotClientSecret;
-  return {
-    secret: secret ?? null,
-    view: {
-      url: `${deps.publicUrl}/webhooks/hubspot`,
-      registered: false,
-      instructions: 'Set this as the target URL of your HubSpot app and subscribe to deal events; signatures are checked with the app’s client secret.',
-    },
-  };
+  const module = providerModule(input.provider);
+  const parsed = module.credentialInput.safeParse(given);
+  if (!parsed.success) throw invalid([{ field: 'credentials', message: `these are not ${module.label} credentials: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}` }]);
+  return parsed.data as Credentials;
 }

@@ -1,42 +1,20 @@
-import type { Redis } from 'ioredis';
 import { CrmError } from '../providers/errors.ts';
 import type { CrmConnector, PushRequest, PushResult } from '../providers/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../model/connections/connection-settings.ts';
 import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections/connections.ts';
-import type { Database } from '../model/store/db.ts';
-import { DomainError } from '../model/store/errors.ts';
 import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/sync-state/links.ts';
 import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
-import type { Keyring } from '../model/store/secrets.ts';
 import type { SyncFields } from '../model/sync-state/sync-fields.ts';
 import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
-import type { Provider } from '../model/store/schema.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
-import { freshCredentials, type OAuthApp } from './credentials.ts';
+import { freshCredentials } from './credentials.ts';
+import type { SyncDeps } from './deps.ts';
 
 /** Rows per flush: one HubSpot batch call. */
 export const FLUSH_BATCH = 100;
 /** A crashed flush's rows become claimable again after this long, unless the deps say otherwise. */
 export const CLAIM_LEASE_MS = 60_000;
-
-export interface SyncDeps {
-  db: Database;
-  redis: Redis;
-  prefix: string;
-  /** Absent when ENCRYPTION_KEY is not set: then no connection can be made or used. */
-  keyring: Keyring | undefined;
-  leaseMs?: number;
-  /** Workers set it: a request that would wait longer for its connection's budget delays its job instead. */
-  maxPaceWaitMs?: number;
-  /** OAuth apps, for refreshing OAuth connections' tokens. */
-  oauthApps?: Partial<Record<Provider, OAuthApp>>;
-}
-
-export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {
-  if (!deps.keyring) throw new DomainError(503, 'Service Unavailable', 'ENCRYPTION_KEY is not set: crm-sync cannot store or use CRM credentials');
-  return deps.keyring;
-}
 
 interface Work {
   claim: Claim;

@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { CrmError } from '../providers/errors.ts';
-import type { Pacer } from '../providers/types.ts';
+import type { Pacer, RateLimits } from '../providers/types.ts';
 import type { Provider } from '../model/store/schema.ts';
 import { usageKey } from './crm-usage.ts';
 
 /**
  * One rate budget per connection in Redis, shared by every worker process. A rolling window
- * (HubSpot: 10 s; Pipedrive: 2 s) admits requests up to a share of the CRM's limit so 429s stay
- * rare; a daily counter charges each request's cost (HubSpot: 1; Pipedrive: its token cost); a
+ * (the CRM's own, from its provider module) admits requests up to a share of the CRM's limit so 429s stay
+ * rare; a daily counter charges each request's cost (1, or the request's token cost where the CRM counts tokens); a
  * cooldown set after a 429 holds back only this connection. Redis's clock decides, not the workers'.
  */
 const TAKE = `
@@ -30,22 +30,6 @@ redis.call('EXPIRE', KEYS[2], 172800)
 redis.call('HINCRBY', KEYS[4], 'calls', 1)
 return {0, spent + cost}
 `;
-
-export interface RateLimits {
-  windowMs: number;
-  /** Requests per window the CRM allows; the pacer admits `headroom` of them. */
-  perWindow: number;
-  /** Per UTC day: requests (HubSpot) or tokens (Pipedrive). */
-  daily: number;
-  /** Search endpoints: their own per-second limit (HubSpot 5/s; Pipedrive 10 per 2 s). */
-  searchPerSecond?: number;
-}
-
-/** Defaults that match each CRM's lowest tier; the connection's settings can raise them. */
-export const defaultRateLimits: Record<Provider, RateLimits> = {
-  hubspot: { windowMs: 10_000, perWindow: 100, daily: 250_000, searchPerSecond: 5 },
-  pipedrive: { windowMs: 2_000, perWindow: 20, daily: 30_000, searchPerSecond: 5 },
-};
 
 const HEADROOM = 0.9;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

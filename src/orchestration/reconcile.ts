@@ -6,7 +6,7 @@ import { parseReconcileState, saveReconcileState, type PullPosition, type Reconc
 import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { connectorFor, pacerFor, rateLimitsFor } from './connectors.ts';
 import { freshCredentials } from './credentials.ts';
-import type { SyncDeps } from './flush.ts';
+import type { SyncDeps } from './deps.ts';
 import { BudgetShareSpent, ShareOfBudget } from './pacer.ts';
 
 /**

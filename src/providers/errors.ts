@@ -1,3 +1,5 @@
+import type { Provider } from '../model/store/schema.ts';
+
 /**
  * Every CRM failure becomes one CrmError, decided by HTTP status and headers, never message text.
  * `retryable` errors go back to BullMQ's backoff; the rest stop retrying at once (UnrecoverableError)
@@ -14,7 +16,7 @@ export type CrmErrorCode =
   | 'network';
 
 export class CrmError extends Error {
-  readonly provider: 'hubspot' | 'pipedrive';
+  readonly provider: Provider | undefined;
   readonly code: CrmErrorCode;
   readonly retryable: boolean;
   readonly scope: 'connection' | 'record' | 'transient';
@@ -23,7 +25,7 @@ export class CrmError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(
-    provider: 'hubspot' | 'pipedrive',
+    provider: Provider | undefined,
     code: CrmErrorCode,
     message: string,
     details: { status?: number; retryAfterMs?: number } = {},
@@ -62,7 +64,7 @@ export function retryAfterHeader(value: string | undefined, now = Date.now()): n
 }
 
 /** Connection resets, refused connections and timeouts: the request may not have arrived. */
-export function networkError(provider: 'hubspot' | 'pipedrive', error: unknown): CrmError {
+export function networkError(provider: Provider, error: unknown): CrmError {
   const cause = error as { code?: string; message?: string };
   return new CrmError(provider, 'network', `${provider} unreachable: ${cause.code ?? cause.message ?? 'network error'}`);
 }

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Provider } from '../model/store/schema.ts';
 import type { MappingProblem, MappingSettings, SyncFields } from '../model/sync-state/sync-fields.ts';
 
@@ -98,6 +99,105 @@ export interface CrmConnector {
   changedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage>;
   /** One page of deals deleted at or after the cursor. */
   deletedSince(cursor: PullCursor, settings: MappingSettings): Promise<PullPage>;
-  /** Registers our webhook receiver where the CRM's API allows it (Pipedrive); returns its id. */
-  registerWebhook?(url: string, auth: { user: string; password: string }): Promise<string>;
+}
+
+/** A CRM's rate limits, shared by every worker through the pacer. */
+export interface RateLimits {
+  windowMs: number;
+  /** Requests per window the CRM allows; the pacer admits `headroom` of them. */
+  perWindow: number;
+  /** Per UTC day: requests or tokens, as the CRM counts them. */
+  daily: number;
+  /** Search endpoints: their own per-second limit. */
+  searchPerSecond?: number;
+}
+
+/** OAuth tokens; some CRMs also say which API domain the account lives on. */
+export type OAuthCredentials = {
+  accessToken: string;
+  refreshToken: string;
+  issuedAt: number;
+  expiresAt: number;
+  apiDomain?: string;
+};
+
+export interface OAuthApp {
+  clientId: string;
+  clientSecret: string;
+}
+
+export type OAuthGrant = { code: string; redirectUri: string } | { refreshToken: string };
+
+/** A webhook request as received, before anything trusts it: signatures are over these raw bytes. */
+export interface WebhookRequest {
+  method: string;
+  /** The exact URI the CRM called (public URL + path and query). */
+  uri: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+}
+
+/** A connection a webhook may be for, its webhook secret already opened. */
+export interface WebhookTarget {
+  id: string;
+  remoteAccountId: string | null;
+  secret: string | undefined;
+}
+
+/** What the receiver lets a provider look up: only this provider's connections. */
+export interface WebhookLookup {
+  /** The connections of these CRM accounts (routing by the account id in the events). */
+  byRemoteAccounts(remoteAccountIds: string[]): Promise<WebhookTarget[]>;
+  /** The connection named in the URL, for CRMs whose webhooks are registered per connection. */
+  named: WebhookTarget | undefined;
+  /** The secret of the operator's app for this CRM (public apps sign with it), if configured. */
+  appSecret: string | undefined;
+}
+
+export type WebhookVerdict =
+  | { refused: { status: 400 | 401; message: string; headers?: Record<string, string> } }
+  | { deliveries: { connectionId: string; events: unknown[] }[] };
+
+/** What one delivery's events say: the deal ids, the events we could not read, and who closed which deal. */
+export interface ParsedEvents {
+  ids: string[];
+  unreadable: unknown[];
+  /** Remote deal id → the CRM user whose event moved the deal's status. */
+  closers: Map<string, string>;
+}
+
+/** How the CRM reaches us once the connection exists. */
+export interface WebhookSetup {
+  /** Stored sealed with the connection: what the receiver checks requests against. */
+  secret: string | null;
+  view: { url: string; registered: boolean; instructions?: string };
+}
+
+/**
+ * Everything crm-sync knows about one CRM, behind one interface: the registry
+ * (src/providers/index.ts) holds one per provider and nothing else names a CRM.
+ */
+export interface ProviderModule {
+  readonly id: Provider;
+  /** For people: messages, logs. */
+  readonly label: string;
+  /** The production API root; an operator may point a connection at another (a sandbox). */
+  readonly apiRoot: string;
+  /** The CRM's lowest tier; a connection's settings may raise them. */
+  readonly rateLimits: RateLimits;
+  /** The credentials POST /v1/connections takes for this CRM (OAuth codes are common to all). */
+  readonly credentialInput: z.ZodType<Record<string, unknown>>;
+  /** A connector for stored credentials (as given, or OAuth tokens). */
+  connector(options: { credentials: unknown; baseUrl: string | undefined; pacer: Pacer }): CrmConnector;
+  /** Trades an authorization code or a refresh token for tokens at the CRM's token endpoint. */
+  grantTokens(app: OAuthApp, grant: OAuthGrant, baseUrl: string | undefined): Promise<OAuthCredentials>;
+  readonly webhooks: {
+    /** `account`: one URL for every connection, routed by the CRM account id in the events; `connection`: one URL each. */
+    readonly routedBy: 'account' | 'connection';
+    /** Checks who sent the request and splits its events by connection; refuses what it cannot trust. */
+    receive(request: WebhookRequest, lookup: WebhookLookup): Promise<WebhookVerdict>;
+    parse(events: unknown[]): ParsedEvents;
+    /** At connection setup: registers our receiver where the API allows, or says what to do by hand. */
+    setup(input: { connectionId: string; url: string; credentials: unknown; connector: CrmConnector; appSecret: string | undefined }): Promise<WebhookSetup>;
+  };
 }

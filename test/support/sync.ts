@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
-import type { SyncDeps } from '../../src/orchestration/flush.ts';
+import type { SyncDeps } from '../../src/orchestration/deps.ts';
 import { closeQueues, createQueues } from '../../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
