@@ -1,12 +1,12 @@
 import { Client } from '@hubspot/api-client';
 import { v2 } from 'pipedrive';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CrmError, retryAfterHeader } from '../src/providers/errors.ts';
-import { hubspotError } from '../src/providers/hubspot/errors.ts';
-import { pipedriveConfigurations } from '../src/providers/pipedrive/client.ts';
-import { pipedriveError } from '../src/providers/pipedrive/errors.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
-import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
+import { CrmError, retryAfterHeader } from '../../src/providers/errors.ts';
+import { hubspotError } from '../../src/providers/hubspot/errors.ts';
+import { pipedriveConfigurations } from '../../src/providers/pipedrive/client.ts';
+import { pipedriveError } from '../../src/providers/pipedrive/errors.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { startPipedriveSandbox, type PipedriveSandbox } from '../../src/sandbox/pipedrive/index.ts';
 
 let hubspotSandbox: HubSpotSandbox;
 let pipedriveSandbox: PipedriveSandbox;

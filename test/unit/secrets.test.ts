@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keyId, open, reseal, seal, SecretError } from '../src/model/store/secrets.ts';
+import { keyId, open, reseal, seal, SecretError } from '../../src/model/store/secrets.ts';
 
 const key = randomBytes(32);
 const other = randomBytes(32);

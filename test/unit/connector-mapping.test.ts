@@ -1,12 +1,12 @@
 import { Client } from '@hubspot/api-client';
 import { v2 } from 'pipedrive';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHubSpot, toHubSpot } from '../src/providers/hubspot/mapping.ts';
-import { pipedriveConfigurations } from '../src/providers/pipedrive/client.ts';
-import { fromPipedrive, toPipedrive, type PipedriveDeal } from '../src/providers/pipedrive/mapping.ts';
-import type { MappingSettings, SyncFields } from '../src/model/sync-state/sync-fields.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
-import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
+import { fromHubSpot, toHubSpot } from '../../src/providers/hubspot/mapping.ts';
+import { pipedriveConfigurations } from '../../src/providers/pipedrive/client.ts';
+import { fromPipedrive, toPipedrive, type PipedriveDeal } from '../../src/providers/pipedrive/mapping.ts';
+import type { MappingSettings, SyncFields } from '../../src/model/sync-state/sync-fields.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { startPipedriveSandbox, type PipedriveSandbox } from '../../src/sandbox/pipedrive/index.ts';
 
 const canonicalId = '0b3b7a3e-6a39-4a8e-9f1e-3d1f4b8c2a11';
 const fields: SyncFields = {

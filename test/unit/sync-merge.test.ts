@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeDeal, type MergeInput } from '../src/sync/merge.ts';
+import { mergeDeal, type MergeInput } from '../../src/sync/merge.ts';
 
 const at = (iso: string) => new Date(iso);
 const input = (over: Partial<MergeInput>): MergeInput => ({

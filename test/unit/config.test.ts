@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyring, parseConfig } from '../src/config.ts';
+import { keyring, parseConfig } from '../../src/config.ts';
 
 describe('configuration', () => {
   it('has working defaults for a fresh machine', () => {

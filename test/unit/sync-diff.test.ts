@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseAfterPush, baseAfterWrite, changedSince, outboundFields } from '../src/sync/diff.ts';
+import { baseAfterPush, baseAfterWrite, changedSince, outboundFields } from '../../src/sync/diff.ts';
 
 describe('outbound diff', () => {
   it('finds changed fields and changed attribute keys only', () => {
