@@ -3,7 +3,7 @@ import { connectionForWorker } from '../src/model/connections/connections.ts';
 import { connectionSettingsSchema } from '../src/model/connections/connection-settings.ts';
 import { applyRemoteState } from '../src/orchestration/apply-remote.ts';
 import type { RemoteState } from '../src/providers/types.ts';
-import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';
+import { newAccount, startTestApi, type TestApi } from './support/api.ts';
 
 /**
  * applyRemoteState on real Postgres, below the end-to-end tests: a remote deal state as a

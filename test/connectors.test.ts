@@ -28,6 +28,7 @@ afterAll(() => Promise.all([hubspotSandbox.close(), pipedriveSandbox.close()]));
 const settingsFor = (canonicalIdField: string, pipelineId: string): MappingSettings => ({
   canonicalIdField,
   stages: [],
+  pipelines: [],
   defaultPipelineId: pipelineId,
   closedStages: { default: { won: 'closedwon', lost: 'closedlost' } },
   owners: [],

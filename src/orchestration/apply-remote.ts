@@ -19,7 +19,7 @@ import {
   softDeleteOpportunity,
 } from '../model/sync-state/remote-changes.ts';
 import type { SyncFields } from '../model/sync-state/sync-fields.ts';
-import { mergeDeal } from '../sync/merge.ts';
+import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
 
 /**
  * Deals we have no link for may become opportunities: their primary contact comes along (matched
@@ -64,48 +64,17 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
     await endLink(tx, connection, settings, link, record, state.mergedInto);
     return 'deleted';
   }
-  const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
-  // Webhooks come late, twice and out of order: a state older than the one we have never wins.
-  if (link.remoteVersion && state.version < link.remoteVersion) return 'stale';
   const row = await lockOpportunityRow(tx, connection.accountId, link.opportunityId);
   if (!row) return 'stale';
-  const merged = mergeDeal({
-    base: link.baseSnapshot as Partial<SyncFields>,
-    local: syncFieldsOf(row),
-    remote: state.fields,
-    localChangedAt: row.fieldChangedAt,
-    remoteChangedAt: state.version,
-    policy: settings.conflictPolicy,
-    directions: settings.directions,
-  });
-  // A live deal whose link was marked deleted has been restored (HubSpot's recycle bin): relinked.
-  if (link.remoteDeletedAt) record(row.id, 'remote_restore', { detail: { remoteId: link.remoteId } });
-  await savePulledLink(tx, keys, { base: merged.base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(link.lastError, state) });
-  const closedBy = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
-  if (closedBy && row.state !== 'open' && row.state === state.fields.state && !row.closedById) {
-    // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
-    await applyFieldChanges(tx, row, { closedById: closedBy });
-  }
-  if (merged.pushBack) await markDirty(tx, connection.accountId, [row.id]);
-  if (merged.echo) {
-    // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
-    record(row.id, 'echo_suppressed', { detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
-    return 'echoes';
-  }
-  if (Object.keys(merged.toCanonical).length) await applyRemoteFields(tx, row, merged.toCanonical, closedBy);
-  for (const c of merged.conflicts) record(row.id, 'conflict', { field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
-  record(row.id, 'pull_update', { after: merged.toCanonical, detail: { remoteId: state.remoteId, version: state.version.toISOString() } });
-  return 'applied';
-}
-
-/**
- * What a pull says about the link's problems: its own mapping problems, or, when it has none, it
- * clears only what an earlier pull reported. A push's problem (a value this CRM cannot hold) stays
- * until a push no longer has it. `undefined` leaves the link's error as it is.
- */
-function pullProblems(current: unknown, state: RemoteState): unknown {
-  if (state.problems.length) return { mapping: state.problems, from: 'pull' };
-  return (current as { from?: string } | null)?.from === 'pull' ? null : undefined;
+  const decision = decideUpdate({ link, row, state, settings });
+  if (decision.outcome === 'stale') return 'stale';
+  const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
+  await savePulledLink(tx, keys, { ...decision.link, remoteDeletedAt: null });
+  // One write, from the row as locked: a closer and the fields of one event never make two versions.
+  if (Object.keys(decision.changes).length) await applyFieldChanges(tx, row, decision.changes);
+  if (decision.pushBack) await markDirty(tx, connection.accountId, [row.id]);
+  for (const entry of decision.timeline) record(row.id, entry.kind, entry);
+  return decision.outcome;
 }
 
 /** The deal is gone from the CRM: unlink (the default) keeps the opportunity; propagate deletes it, and so from the other CRMs per their policy. */

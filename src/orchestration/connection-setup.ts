@@ -38,12 +38,24 @@ export interface SetupDeps extends SyncDeps {
   appSecrets?: Partial<Record<Provider, string>>;
 }
 
+/** The canonical key of each CRM's first pipeline. */
+export const DEFAULT_PIPELINE = 'default';
+
 const slug = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+
+/** The first pipeline is "default"; another one labelled "Default" must not take its key. */
+function pipelineKey(pipeline: { id: string; label: string }, index: number) {
+  if (index === 0) return DEFAULT_PIPELINE;
+  const key = slug(pipeline.label) || `pipeline_${pipeline.id}`;
+  return key === DEFAULT_PIPELINE ? `${key}_${pipeline.id}` : key;
+}
 
 /**
  * Defaults that make a new connection useful at once: canonical stages named after the CRM's stage
- * labels (so "Qualified" in HubSpot and in Pipedrive meet), the CRM's won/lost stages, and owners
- * matched to users by email. Anything given in `settings` wins.
+ * labels (so "Qualified" in HubSpot and in Pipedrive meet), the CRM's first pipeline as the
+ * canonical "default" pipeline (every CRM has one, so a one-pipeline account syncs its pipeline at
+ * once) and its other pipelines by label, the CRM's won/lost stages, and owners matched to users
+ * by email. Anything given in `settings` wins.
  */
 function defaultSettings(account: RemoteAccount, users: { id: string; email: string }[], canonicalIdField: string) {
   const [first] = account.pipelines;
@@ -57,6 +69,7 @@ function defaultSettings(account: RemoteAccount, users: { id: string; email: str
   return {
     canonicalIdField,
     defaultPipelineId: first?.id ?? '',
+    pipelines: account.pipelines.map((p, i) => ({ pipeline: pipelineKey(p, i), pipelineId: p.id })),
     stages: open.map((s) => ({ stage: slug(s.label), pipelineId: first!.id, stageId: s.id })),
     closedStages,
     owners: users.flatMap((u) => {

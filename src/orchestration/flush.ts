@@ -39,9 +39,10 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
   const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
   const fields = changedSince(link ? base : {}, current);
-  // State and stage travel together: HubSpot holds both in one property (a reopen needs an open
-  // stage, a closed deal's stage is its won or lost stage), and Pipedrive takes both as they are.
-  if ('state' in fields || 'stage' in fields) Object.assign(fields, { state: current.state, stage: current.stage });
+  // State, stage and pipeline travel together: a CRM may hold them in one property (HubSpot: a
+  // reopen needs an open stage, a closed deal's stage is its won or lost stage, a stage belongs to
+  // one pipeline), and the others take them as they are.
+  if ('state' in fields || 'stage' in fields || 'pipeline' in fields) Object.assign(fields, { state: current.state, stage: current.stage, pipeline: current.pipeline });
   // A deal made in the CRM does not carry our id yet: the first push writes it even with nothing else to send.
   const tagged = base.canonicalId === row.id;
   if (link && tagged && Object.keys(fields).length === 0) return { kind: 'nothing', work };

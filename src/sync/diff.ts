@@ -1,14 +1,16 @@
-import type { SyncFields } from '../model/sync-state/sync-fields.ts';
+import { syncedFields, type Direction, type SyncFields } from '../model/sync-state/sync-fields.ts';
 import { equivalent, sameValue } from './equality.ts';
 
-type Direction = 'both' | 'inbound' | 'outbound';
+/** A field's direction on a connection: what it sets, else the registry's default. */
+export const directionOf = (name: keyof SyncFields, directions: Partial<Record<keyof SyncFields, Direction>>): Direction => directions[name] ?? syncedFields[name].direction;
+const keyed = (name: keyof SyncFields) => syncedFields[name].equality === 'keyed';
 
 /** A link's base: the values agreed with the CRM, and the canonical values it could not hold when last sent. */
 export type Base = Partial<SyncFields> & { unheld?: Partial<SyncFields> };
 
 /** The fields a connection sends out: all but those set to inbound only. */
 export function outboundFields(fields: SyncFields, directions: Partial<Record<keyof SyncFields, Direction>>): Partial<SyncFields> {
-  return Object.fromEntries(Object.entries(fields).filter(([name]) => directions[name as keyof SyncFields] !== 'inbound')) as Partial<SyncFields>;
+  return Object.fromEntries(Object.entries(fields).filter(([name]) => directionOf(name as keyof SyncFields, directions) !== 'inbound')) as Partial<SyncFields>;
 }
 
 /**
@@ -20,7 +22,7 @@ export function changedSince(base: Base, current: Partial<SyncFields>): Partial<
   for (const name of Object.keys(current) as (keyof SyncFields)[]) {
     // Sent before and not held (a stage this CRM has no mapping for): sending it again changes nothing.
     if (base.unheld && name in base.unheld && sameValue(name, base.unheld[name], current[name])) continue;
-    if (name === 'attributes') {
+    if (keyed(name)) {
       const before = base.attributes ?? {};
       const after = current.attributes ?? {};
       const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !sameValue(`attributes.${k}`, before[k], after[k]));
@@ -68,7 +70,7 @@ export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered
 export function differsFromBase(base: Base, remote: Partial<SyncFields>): boolean {
   return (Object.keys(remote) as (keyof SyncFields)[]).some((name) => {
     if (!(name in base)) return false;
-    if (name === 'attributes') return Object.entries(remote.attributes ?? {}).some(([key, value]) => !sameValue(`attributes.${key}`, base.attributes?.[key], value));
+    if (keyed(name)) return Object.entries(remote.attributes ?? {}).some(([key, value]) => !sameValue(`attributes.${key}`, base.attributes?.[key], value));
     return !equivalent(name, base[name], remote[name]);
   });
 }

@@ -1,16 +1,21 @@
+import { syncedFields, type Equality } from '../model/sync-state/sync-fields.ts';
+
+/** A field's equality rule from the registry; attribute keys (`attributes.<key>`) compare exactly. */
+const equalityOf = (field: string): Equality | undefined => (syncedFields as Record<string, { equality: Equality }>)[field]?.equality;
+
 /**
- * When two values of a synced field mean the same. CRMs hand amounts back in their own form
+ * When two values of a synced field mean the same, by the field's equality rule. CRMs hand amounts back in their own form
  * ("1200.00" goes in, HubSpot answers "1200.00", Pipedrive the number 1200): as exact decimals
  * those are one amount, and treating them as a change would make conflicts and pushes out of nothing.
  */
 export function sameValue(field: string, a: unknown, b: unknown): boolean {
-  if (field === 'amount' && a != null && b != null) return canonicalDecimal(String(a)) === canonicalDecimal(String(b));
+  if (equalityOf(field) === 'decimal' && a != null && b != null) return canonicalDecimal(String(a)) === canonicalDecimal(String(b));
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 /** A canonical value and what a CRM holds for it: the CRMs know no "abandoned", they hold it as lost. */
 export function equivalent(field: string, canonical: unknown, remote: unknown): boolean {
-  if (field === 'state' && canonical === 'abandoned' && remote === 'lost') return true;
+  if (equalityOf(field) === 'state' && canonical === 'abandoned' && remote === 'lost') return true;
   return sameValue(field, canonical, remote);
 }
 

@@ -1,8 +1,8 @@
-import type { SyncFields } from '../model/sync-state/sync-fields.ts';
+import type { Direction, SyncFields } from '../model/sync-state/sync-fields.ts';
+import { directionOf } from './diff.ts';
 import { equivalent, sameValue } from './equality.ts';
 
 export type Policy = 'newest' | 'canonical' | 'remote';
-type Direction = 'both' | 'inbound' | 'outbound';
 
 export interface MergeInput {
   /**
@@ -54,7 +54,7 @@ function decide(field: string, key: keyof SyncFields, values: { base: unknown; l
   // person's. The base learns it; if canonical has moved on since, the flush sends that.
   const pending = input.base.pending;
   if (pending && key in pending && key !== 'attributes' && equivalent(field, pending[key], remote)) return { take: false, ours: true };
-  const direction = input.directions[key] ?? 'both';
+  const direction = directionOf(key, input.directions);
   if (direction === 'outbound') return { take: false };
   // Already what the canonical side holds (our own write, seen before its push was saved): only the base moves.
   if (unchanged(field, local, remote)) return { take: false, agreed: true };

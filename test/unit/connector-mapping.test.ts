@@ -17,7 +17,9 @@ const fields: SyncFields = {
   closeDate: '2027-01-31',
   state: 'open',
   stage: 'proposal',
+  pipeline: 'default',
   probability: 60,
+  source: 'Partner referral',
   lostReason: null,
   assigneeId: 'user-ana',
   attributes: { seats: 25, region: 'emea', renewal: true },
@@ -30,9 +32,11 @@ const hubspotSettings: MappingSettings = {
     { stage: 'qualified', pipelineId: 'default', stageId: 'qualifiedtobuy' },
     { stage: 'proposal', pipelineId: 'default', stageId: 'presentationscheduled' },
   ],
+  pipelines: [{ pipeline: 'default', pipelineId: 'default' }],
   defaultPipelineId: 'default',
   closedStages: { default: { won: 'closedwon', lost: 'closedlost' } },
   owners: [{ userId: 'user-ana', ownerId: '101' }],
+  sourceField: 'lead_source',
   attributes: [
     { key: 'seats', remote: 'seats', type: 'number' },
     { key: 'region', remote: 'region', type: 'text' },
@@ -49,7 +53,7 @@ let deals: v2.DealsApi;
 beforeAll(async () => {
   [hubspotSandbox, pipedriveSandbox] = await Promise.all([startHubSpotSandbox({ seed: 12 }), startPipedriveSandbox({ seed: 12 })]);
   hubspot = new Client({ accessToken: hubspotSandbox.token, basePath: hubspotSandbox.baseUrl });
-  for (const [name, type, fieldType, unique] of [['crm_sync_id', 'string', 'text', true], ['seats', 'number', 'number', false], ['region', 'string', 'text', false], ['renewal', 'bool', 'booleancheckbox', false]] as const) {
+  for (const [name, type, fieldType, unique] of [['crm_sync_id', 'string', 'text', true], ['seats', 'number', 'number', false], ['region', 'string', 'text', false], ['renewal', 'bool', 'booleancheckbox', false], ['lead_source', 'string', 'text', false]] as const) {
     await hubspot.crm.properties.coreApi.create('deals', { name, label: name, type: type as never, fieldType: fieldType as never, groupName: 'dealinformation', hasUniqueValue: unique });
   }
   const configs = pipedriveConfigurations({ baseUrl: pipedriveSandbox.baseUrl, apiToken: pipedriveSandbox.token });
@@ -60,8 +64,10 @@ beforeAll(async () => {
   pipedriveSettings = {
     canonicalIdField: await key('crm-sync id', 'varchar'),
     stages: [{ stage: 'qualified', pipelineId: '1', stageId: '1' }, { stage: 'proposal', pipelineId: '1', stageId: '4' }],
+    pipelines: [{ pipeline: 'default', pipelineId: '1' }],
     defaultPipelineId: '1',
     closedStages: {},
+    sourceField: await key('Lead source', 'varchar'),
     owners: [{ userId: 'user-ana', ownerId: '2' }],
     attributes: [
       { key: 'seats', remote: await key('Seats', 'double'), type: 'number' },
@@ -103,6 +109,24 @@ describe('HubSpot mapping', () => {
   it('sends only the fields it is given', () => {
     expect(toHubSpot(canonicalId, { title: 'only' }, hubspotSettings).properties).toEqual({ crm_sync_id: canonicalId, dealname: 'only' });
   });
+
+  it('maps pipelines both ways, reports an unmapped one, and says nothing of pipelines without a pipeline map', () => {
+    const sales = { ...hubspotSettings, pipelines: [...hubspotSettings.pipelines, { pipeline: 'renewals', pipelineId: 'renewals-1' }], stages: [...hubspotSettings.stages, { stage: 'renewal-call', pipelineId: 'renewals-1', stageId: 'r1' }] };
+    expect(toHubSpot(canonicalId, { state: 'open', stage: null, pipeline: 'renewals' }, sales).properties).toMatchObject({ pipeline: 'renewals-1', dealstage: 'r1' });
+    expect(fromHubSpot({ pipeline: 'renewals-1', dealstage: 'r1' }, { ...sales, closedStages: { 'renewals-1': { won: 'rw', lost: 'rl' } } }).fields).toMatchObject({ pipeline: 'renewals', stage: 'renewal-call', state: 'open' });
+    const unknown = fromHubSpot({ pipeline: 'other', dealstage: 'x' }, hubspotSettings);
+    expect(unknown.problems.map((p) => p.field)).toContain('pipeline');
+    expect(unknown.fields.pipeline).toBeUndefined();
+    expect(toHubSpot(canonicalId, { state: 'open', stage: 'qualified', pipeline: 'nowhere' }, hubspotSettings).problems.map((p) => p.field)).toEqual(['pipeline']);
+    expect(fromHubSpot({ pipeline: 'other' }, { ...hubspotSettings, pipelines: [] }).problems).toEqual([]);
+  });
+
+  it('syncs source only through the property a connection names', () => {
+    expect(toHubSpot(canonicalId, { source: 'Web' }, hubspotSettings).properties).toEqual({ crm_sync_id: canonicalId, lead_source: 'Web' });
+    const { sourceField: _none, ...unnamed } = hubspotSettings;
+    expect(toHubSpot(canonicalId, { source: 'Web' }, unnamed).properties).toEqual({ crm_sync_id: canonicalId });
+    expect(fromHubSpot({ lead_source: 'Web' }, unnamed).fields).not.toHaveProperty('source');
+  });
 });
 
 describe('Pipedrive mapping', () => {
@@ -123,6 +147,13 @@ describe('Pipedrive mapping', () => {
     expect(toPipedrive(canonicalId, { state: 'abandoned', lostReason: null }, pipedriveSettings).input).toMatchObject({ status: 'lost', lost_reason: 'abandoned' });
     expect(toPipedrive(canonicalId, { amount: null }, pipedriveSettings).input.value).toBe(0);
     expect(fromPipedrive({ id: 1, value: 0 }, pipedriveSettings).fields.amount).toBeNull();
+  });
+
+  it('writes the pipeline only when no stage says it, and syncs source through the named custom field', () => {
+    expect(toPipedrive(canonicalId, { stage: 'proposal', pipeline: 'default' }, pipedriveSettings).input).not.toHaveProperty('pipeline_id');
+    expect(toPipedrive(canonicalId, { stage: null, pipeline: 'default' }, pipedriveSettings).input).toMatchObject({ pipeline_id: 1 });
+    expect(fromPipedrive({ id: 1, pipeline_id: 7 }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['pipeline_id']);
+    expect(toPipedrive(canonicalId, { source: 'Web' }, pipedriveSettings).input.custom_fields).toEqual({ [pipedriveSettings.canonicalIdField]: canonicalId, [pipedriveSettings.sourceField!]: 'Web' });
   });
 
   it('reports an unmapped stage and owner', () => {

@@ -18,7 +18,7 @@ describe('outbound diff', () => {
   });
 
   it('leaves inbound-only fields out', () => {
-    expect(Object.keys(outboundFields({ title: 't', description: null, amount: null, currency: 'EUR', closeDate: null, state: 'open', stage: null, probability: null, lostReason: null, assigneeId: null, attributes: {}, contact: null }, { stage: 'inbound', amount: 'outbound' }))).not.toContain('stage');
+    expect(Object.keys(outboundFields({ title: 't', description: null, amount: null, currency: 'EUR', closeDate: null, state: 'open', stage: null, pipeline: null, probability: null, source: null, lostReason: null, assigneeId: null, attributes: {}, contact: null }, { stage: 'inbound', amount: 'outbound' }))).not.toContain('stage');
   });
 });
 

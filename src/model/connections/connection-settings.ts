@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { attributeTypes } from '../store/schema.ts';
+import { configurableFieldNames } from '../sync-state/sync-fields.ts';
 
-/** The canonical fields whose sync direction can be set per connection. */
-export const syncFieldNames = ['title', 'description', 'amount', 'currency', 'closeDate', 'state', 'stage', 'probability', 'lostReason', 'assigneeId', 'attributes'] as const;
+/** The canonical fields whose sync direction and conflict policy can be set per connection: the field registry's. */
+export const syncFieldNames = configurableFieldNames;
 
 const direction = z.enum(['both', 'inbound', 'outbound']);
 const policy = z.enum(['newest', 'canonical', 'remote']);
@@ -13,12 +14,15 @@ export const connectionSettingsSchema = z.strictObject({
   baseUrl: z.url().optional(),
   canonicalIdField: z.string().min(1).default('crm_sync_id'),
   stages: z.array(z.strictObject({ stage: z.string().min(1), pipelineId: z.string().min(1), stageId: z.string().min(1) })).default([]),
+  pipelines: z.array(z.strictObject({ pipeline: z.string().min(1), pipelineId: z.string().min(1) })).default([]),
   defaultPipelineId: z.string().default(''),
   closedStages: z.record(z.string(), z.strictObject({ won: z.string(), lost: z.string() })).default({}),
   owners: z.array(z.strictObject({ userId: z.uuid(), ownerId: z.string().min(1) })).default([]),
   attributes: z.array(z.strictObject({ key: z.string().min(1), remote: z.string().min(1), type: z.enum(attributeTypes) })).default([]),
   /** The CRM property (HubSpot) or custom field key (Pipedrive) that holds the ERP's external reference: backfill and new deals match on it. */
   externalRefField: z.string().min(1).optional(),
+  /** The CRM property or custom field key that holds the opportunity's source (e.g. a "lead source" field); unset, source does not sync. */
+  sourceField: z.string().min(1).optional(),
   directions: z.partialRecord(z.enum(syncFieldNames), direction).default({}),
   conflictPolicy: z.strictObject({ default: policy.default('newest'), fields: z.partialRecord(z.enum(syncFieldNames), policy).default({}) }).default({ default: 'newest', fields: {} }),
   deletePolicy: z.enum(['unlink', 'propagate']).default('unlink'),

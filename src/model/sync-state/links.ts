@@ -1,28 +1,10 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../store/db.ts';
 import { contacts, opportunities, opportunityContacts, remoteLinks, syncEvents } from '../store/schema.ts';
-import type { SyncFields } from './sync-fields.ts';
+export { syncFieldsOf } from './sync-fields.ts';
 
 export type OpportunityRow = typeof opportunities.$inferSelect;
 export type LinkRow = typeof remoteLinks.$inferSelect;
-
-/** The canonical fields that sync, read from an opportunity row. */
-export function syncFieldsOf(row: OpportunityRow, contact: SyncFields['contact'] = null): SyncFields {
-  return {
-    title: row.title,
-    description: row.description,
-    amount: row.amount,
-    currency: row.currency,
-    closeDate: row.closeDate,
-    state: row.state,
-    stage: row.stage,
-    probability: row.probability,
-    lostReason: row.lostReason,
-    assigneeId: row.assigneeId,
-    attributes: row.attributes,
-    contact,
-  };
-}
 
 /** The opportunities (deleted ones too) and this connection's links to them. */
 export async function loadForPush(db: Executor, connectionId: string, opportunityIds: string[]) {

@@ -1,72 +1,52 @@
 import { and, eq, inArray, isNull, notExists } from 'drizzle-orm';
 import { findOrCreateContactByEmail } from '../opportunities/contacts.ts';
 import type { Executor } from '../store/db.ts';
-import { applyFieldChanges, createOpportunity, deleteOpportunity, type FieldChanges } from '../opportunities/opportunities.ts';
+import { applyFieldChanges, createOpportunity, deleteOpportunity } from '../opportunities/opportunities.ts';
+import type { OpportunityCreate } from '../opportunities/opportunity-schema.ts';
+import { columnChangesOf, type Closer } from './field-columns.ts';
 import { opportunities, remoteAliases, remoteLinks } from '../store/schema.ts';
 import type { SyncFields } from './sync-fields.ts';
 
 type Row = typeof opportunities.$inferSelect;
 
-/** Canonical fields from a CRM as column changes; a state change opens or closes as the API would. */
-function columnChanges(row: Row | undefined, fields: Partial<SyncFields>, closedById: string | null): FieldChanges {
-  const { contact: _contact, attributes, state, ...plain } = fields;
-  const changes: FieldChanges = { ...plain };
-  if (attributes) {
-    const merged = { ...(row?.attributes ?? {}) };
-    for (const [key, value] of Object.entries(attributes)) {
-      if (value === null || value === undefined) delete merged[key];
-      else merged[key] = value;
-    }
-    changes.attributes = merged;
-  }
-  if (state && state !== row?.state) {
-    changes.state = state;
-    changes.closedAt = state === 'open' ? null : new Date();
-    changes.closedById = state === 'open' ? null : closedById;
-    if (state === 'open') changes.lostReason = null;
-  }
-  return changes;
+/**
+ * Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection),
+ * in one write. `closer`: who closed it in the CRM, when the CRM says who and that person is mapped.
+ */
+export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>, closer?: Closer) {
+  return applyFieldChanges(tx, row, columnChangesOf(row, fields, closer));
 }
 
 /**
- * Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection).
- * `closedById`: the user who closed it in the CRM, when the CRM says who and that person is mapped.
+ * A deal first seen in a CRM becomes a canonical opportunity with every field the registry stores
+ * in a column, and with its external reference when no live opportunity holds it. It is created
+ * open, then closed as the API would, so closing rules (closed_at) apply.
  */
-export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>, closedById: string | null = null) {
-  return applyFieldChanges(tx, row, columnChanges(row, fields, closedById));
-}
-
-/** A deal first seen in a CRM becomes a canonical opportunity, with its external reference when that is free. */
 export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>, externalRef?: string) {
-  const { title, description, amount, currency, closeDate, stage, probability, assigneeId, attributes } = fields;
+  const { state, lostReason: _closedWith, contact, ...rest } = fields;
   const refFree = externalRef !== undefined && !(await externalRefTaken(tx, accountId, externalRef));
-  const email = fields.contact?.email;
-  const contactId = email ? await findOrCreateContactByEmail(tx, accountId, { email, name: fields.contact!.name }) : undefined;
+  const contactId = contact?.email ? await findOrCreateContactByEmail(tx, accountId, { email: contact.email, name: contact.name }) : undefined;
+  const columns = columnChangesOf(undefined, rest);
   const created = await createOpportunity(tx, accountId, {
+    ...columns,
     ...(refFree ? { externalRef } : {}),
     ...(contactId ? { contactId } : {}),
-    title: title || 'Untitled deal',
-    description,
-    amount,
-    currency,
-    closeDate,
-    stage,
-    probability,
-    assigneeId,
-    attributes: attributes ?? {},
-  });
-  if (fields.state && fields.state !== 'open') {
+    title: columns.title || 'Untitled deal',
+    attributes: columns.attributes ?? {},
+  } as OpportunityCreate);
+  if (state && state !== 'open') {
     const [row] = await tx.select().from(opportunities).where(eq(opportunities.id, created.id));
-    await applyRemoteFields(tx, row!, { state: fields.state, lostReason: fields.lostReason ?? null });
+    await applyRemoteFields(tx, row!, { state, lostReason: fields.lostReason ?? null });
   }
   return created.id;
 }
 
+/** Only a live opportunity holds a reference: a deleted one's may be reused, as the API reuses it. */
 async function externalRefTaken(tx: Executor, accountId: string, externalRef: string): Promise<boolean> {
   const [row] = await tx
     .select({ id: opportunities.id })
     .from(opportunities)
-    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef)));
+    .where(and(eq(opportunities.accountId, accountId), eq(opportunities.externalRef, externalRef), isNull(opportunities.deletedAt)));
   return row !== undefined;
 }
 
@@ -106,7 +86,7 @@ export async function lockLinkByRemoteId(tx: Executor, connectionId: string, rem
 export async function savePulledLink(
   tx: Executor,
   link: { connectionId: string; opportunityId: string; remoteId: string },
-  values: { base: Partial<SyncFields>; remoteVersion: Date; remoteDeletedAt?: Date | null; lastError?: unknown },
+  values: { base: Record<string, unknown>; remoteVersion: Date; remoteDeletedAt?: Date | null; lastError?: unknown },
 ) {
   const now = new Date();
   const set = {

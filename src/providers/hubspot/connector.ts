@@ -2,7 +2,7 @@ import { Client } from '@hubspot/api-client';
 import type { MappingSettings, SyncFields } from '../../model/sync-state/sync-fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { hubspotError } from './errors.ts';
-import { fromHubSpot, toHubSpot } from './mapping.ts';
+import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';
 
 export const HUBSPOT_CANONICAL_ID_PROPERTY = 'crm_sync_id';
 const BATCH = 100;
@@ -11,13 +11,6 @@ const SEARCH_PAGE = 200;
 const SEARCH_CAP = 10_000;
 
 const chunks = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
-
-/** Every property the sync reads back, so a read carries all mapped fields. */
-function readProperties(settings: MappingSettings) {
-  const standard = ['dealname', 'description', 'amount', 'deal_currency_code', 'closedate', 'pipeline', 'dealstage', 'closed_lost_reason', 'hubspot_owner_id', 'hs_lastmodifieddate', 'hs_merged_object_ids'];
-  const externalRef = settings.externalRefField ? [settings.externalRefField] : [];
-  return [...standard, settings.canonicalIdField, ...externalRef, ...settings.attributes.map((a) => a.remote)];
-}
 
 type ReadDeal = { id: string; properties: Record<string, string | null>; updatedAt: Date };
 
@@ -196,7 +189,7 @@ export class HubSpotConnector implements CrmConnector {
     const found = new Map<string, ReadDeal>();
     for (const ids of chunks(remoteIds, BATCH)) {
       const response = await this.call(() =>
-        this.client.crm.deals.batchApi.read({ inputs: ids.map((id) => ({ id })), properties: readProperties(settings), propertiesWithHistory: [] }),
+        this.client.crm.deals.batchApi.read({ inputs: ids.map((id) => ({ id })), properties: hubspotReadProperties(settings), propertiesWithHistory: [] }),
       );
       for (const deal of response.results) found.set(deal.id, deal);
     }
@@ -245,7 +238,7 @@ export class HubSpotConnector implements CrmConnector {
         this.client.crm.deals.searchApi.doSearch({
           filterGroups: [{ filters }],
           sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' } as never],
-          properties: readProperties(settings),
+          properties: hubspotReadProperties(settings),
           limit: SEARCH_PAGE,
           after: cursor.after as never,
         }),
