@@ -86,9 +86,10 @@ describe('the inbound decision for a linked deal', () => {
   });
 
   it('leaves a known closer and an unmapped CRM user alone', () => {
-    const closed = row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z'), closedById: ANA });
+    const BEN = '44444444-4444-4444-8444-444444444444';
+    const closed = row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z'), closedById: BEN });
     const linkWon = link({ baseSnapshot: { ...base, state: 'won' } });
-    expect(decide({ row: closed, link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '78' }) })).toMatchObject({ changes: {} });
+    expect(decide({ row: closed, link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '77' }) })).toMatchObject({ changes: {} });
     expect(decide({ row: row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z') }), link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '78' }) })).toMatchObject({ changes: {} });
   });
 
