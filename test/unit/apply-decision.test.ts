@@ -43,6 +43,8 @@ const link = (over: Partial<LinkState> = {}): LinkState => ({ remoteVersion: at(
 const remote = (fields: RemoteDeal['fields'], over: Partial<RemoteDeal> = {}): RemoteDeal => ({ remoteId: '9', version: at('2026-01-01T11:00:00Z'), fields, problems: [], ...over });
 
 const decide = (over: { link?: LinkState; row?: Row; state: RemoteDeal }) => decideUpdate({ link: over.link ?? link(), row: over.row ?? row(), state: over.state, settings });
+/** The column changes a decision makes, exactly (toMatchObject would accept any superset). */
+const changesOf = (decision: ReturnType<typeof decide>) => (decision.outcome === 'stale' ? undefined : decision.changes);
 
 describe('the inbound decision for a linked deal', () => {
   it('ignores a state older than the one the link has seen', () => {
@@ -51,7 +53,8 @@ describe('the inbound decision for a linked deal', () => {
 
   it('takes a person’s change as column changes, moves the base, and records it on the timeline', () => {
     const decision = decide({ state: remote({ ...base, title: 'Renamed' }) });
-    expect(decision).toMatchObject({ outcome: 'applied', changes: { title: 'Renamed' }, pushBack: false, link: { base: { title: 'Renamed' } } });
+    expect(decision).toMatchObject({ outcome: 'applied', pushBack: false, link: { base: { title: 'Renamed' } } });
+    expect(changesOf(decision)).toEqual({ title: 'Renamed' });
     if (decision.outcome === 'stale') throw new Error('not stale');
     expect(decision.timeline.map((t) => t.kind)).toEqual(['pull_update']);
     expect(decision.link.remoteVersion).toEqual(at('2026-01-01T11:00:00Z'));
@@ -59,7 +62,8 @@ describe('the inbound decision for a linked deal', () => {
 
   it('sees its own write coming back as an echo: nothing to write, the echo on the timeline', () => {
     const decision = decide({ state: remote(base) });
-    expect(decision).toMatchObject({ outcome: 'echoes', changes: {}, pushBack: false });
+    expect(decision).toMatchObject({ outcome: 'echoes', pushBack: false });
+    expect(changesOf(decision)).toEqual({});
     if (decision.outcome === 'stale') throw new Error('not stale');
     expect(decision.timeline.map((t) => t.kind)).toEqual(['echo_suppressed']);
   });
@@ -67,30 +71,32 @@ describe('the inbound decision for a linked deal', () => {
   it('decides a conflict by the newest change, pushes canonical back when it wins, and says so', () => {
     const newer = row({ title: 'Ours', fieldChangedAt: { title: '2026-01-01T12:00:00.000Z' } });
     const decision = decide({ row: newer, state: remote({ ...base, title: 'Theirs' }) });
-    expect(decision).toMatchObject({ outcome: 'applied', changes: {}, pushBack: true });
+    expect(decision).toMatchObject({ outcome: 'applied', pushBack: true });
+    expect(changesOf(decision)).toEqual({});
     if (decision.outcome === 'stale') throw new Error('not stale');
     expect(decision.timeline[0]).toMatchObject({ kind: 'conflict', field: 'title', before: 'Ours', after: 'Theirs', rule: 'newest', detail: { winner: 'canonical' } });
   });
 
   it('closes with the closer the event names, in the same changes as its other fields', () => {
     const decision = decide({ state: remote({ ...base, state: 'won', title: 'Won deal' }, { changedBy: '77' }) });
-    expect(decision).toMatchObject({ outcome: 'applied', changes: { state: 'won', title: 'Won deal', closedById: ANA } });
+    expect(changesOf(decision)).toEqual({ state: 'won', title: 'Won deal', closedById: ANA, closedAt: expect.any(Date) });
   });
 
   it('fills in who closed a deal that was already closed without a closer, with the other fields in one write', () => {
     const closed = row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z'), closedById: null });
     const decision = decide({ row: closed, link: link({ baseSnapshot: { ...base, state: 'won' } }), state: remote({ ...base, state: 'won', title: 'Renamed' }, { changedBy: '77' }) });
-    expect(decision).toMatchObject({ outcome: 'applied', changes: { title: 'Renamed', closedById: ANA } });
+    expect(changesOf(decision)).toEqual({ title: 'Renamed', closedById: ANA });
     const echo = decide({ row: closed, link: link({ baseSnapshot: { ...base, state: 'won' } }), state: remote({ ...base, state: 'won' }, { changedBy: '77' }) });
-    expect(echo).toMatchObject({ outcome: 'echoes', changes: { closedById: ANA } });
+    expect(echo.outcome).toBe('echoes');
+    expect(changesOf(echo)).toEqual({ closedById: ANA });
   });
 
   it('leaves a known closer and an unmapped CRM user alone', () => {
     const BEN = '44444444-4444-4444-8444-444444444444';
     const closed = row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z'), closedById: BEN });
     const linkWon = link({ baseSnapshot: { ...base, state: 'won' } });
-    expect(decide({ row: closed, link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '77' }) })).toMatchObject({ changes: {} });
-    expect(decide({ row: row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z') }), link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '78' }) })).toMatchObject({ changes: {} });
+    expect(changesOf(decide({ row: closed, link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '77' }) }))).toEqual({});
+    expect(changesOf(decide({ row: row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z') }), link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '78' }) }))).toEqual({});
   });
 
   it('relinks a deal the CRM restored', () => {
@@ -102,7 +108,7 @@ describe('the inbound decision for a linked deal', () => {
   it('reopens as the API would: the lost reason goes with the close', () => {
     const lost = row({ state: 'lost', closedAt: at('2026-01-01T10:30:00Z'), lostReason: 'price' });
     const decision = decide({ row: lost, link: link({ baseSnapshot: { ...base, state: 'lost', lostReason: 'price' } }), state: remote({ ...base, state: 'open', lostReason: 'price' }) });
-    expect(decision).toMatchObject({ changes: { state: 'open', closedAt: null, closedById: null, lostReason: null } });
+    expect(changesOf(decision)).toEqual({ state: 'open', closedAt: null, closedById: null, lostReason: null });
   });
 });
 
