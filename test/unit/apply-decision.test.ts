@@ -38,7 +38,7 @@ const row = (over: Partial<Row> = {}): Row => ({
   ...over,
 });
 
-const base = { title: 'Deal', amount: '100', state: 'open', stage: 'qualified', pipeline: 'default' };
+const base: RemoteDeal['fields'] = { title: 'Deal', amount: '100', state: 'open', stage: 'qualified', pipeline: 'default' };
 const link = (over: Partial<LinkState> = {}): LinkState => ({ remoteVersion: at('2026-01-01T10:00:00Z'), remoteDeletedAt: null, baseSnapshot: base, lastError: null, ...over });
 const remote = (fields: RemoteDeal['fields'], over: Partial<RemoteDeal> = {}): RemoteDeal => ({ remoteId: '9', version: at('2026-01-01T11:00:00Z'), fields, problems: [], ...over });
 

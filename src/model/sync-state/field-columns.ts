@@ -3,8 +3,10 @@ import { syncedFields, syncFieldKeys, type SyncFields } from './sync-fields.ts';
 
 type Row = typeof opportunities.$inferSelect;
 
-/** Column values of an opportunity, as a change writes them. */
-export type ColumnChanges = Partial<Pick<Row, 'title' | 'description' | 'amount' | 'currency' | 'closeDate' | 'stage' | 'pipeline' | 'probability' | 'source' | 'lostReason' | 'assigneeId' | 'closedById' | 'closedAt' | 'state' | 'attributes'>>;
+type SyncedColumn = NonNullable<(typeof syncedFields)[keyof typeof syncedFields]['column']>;
+
+/** Column values of an opportunity, as a change from a CRM writes them: the registry's columns and the closing ones. */
+export type ColumnChanges = Partial<Pick<Row, SyncedColumn | 'closedById' | 'closedAt'>>;
 
 /** Attribute values after a CRM's change: null removes a key, anything else sets it. */
 function mergedAttributes(current: Record<string, unknown>, incoming: Record<string, unknown>) {
