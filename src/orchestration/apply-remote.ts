@@ -2,11 +2,10 @@ import type { CrmConnector, RemoteState } from '../providers/types.ts';
 import type { ConnectionSettings } from '../model/connections/connection-settings.ts';
 import type { ConnectionRow } from '../model/connections/connections.ts';
 import type { Database, Executor } from '../model/store/db.ts';
-import { recordSyncEvents, syncFieldsOf, type LinkRow, type SyncEvent } from '../model/sync-state/links.ts';
+import { recordSyncEvents, type LinkRow, type SyncEvent } from '../model/sync-state/links.ts';
 import { applyFieldChanges } from '../model/opportunities/opportunities.ts';
 import { markDirty } from '../model/sync-state/outbox.ts';
 import {
-  applyRemoteFields,
   createFromRemote,
   lockLinkByRemoteId,
   lockLiveLinksByRemoteIds,
@@ -18,7 +17,6 @@ import {
   savePulledLink,
   softDeleteOpportunity,
 } from '../model/sync-state/remote-changes.ts';
-import type { SyncFields } from '../model/sync-state/sync-fields.ts';
 import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
 
 /**

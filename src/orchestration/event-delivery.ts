@@ -1,13 +1,11 @@
-import type { Job, Queue } from 'bullmq';
 import type { Database } from '../model/store/db.ts';
 import { claimHead, recordDelivered, recordFailure, type HeadClaim } from '../model/events/delivery-claims.ts';
 import { open, type Keyring } from '../model/store/secrets.ts';
 import { deactivateSubscription } from '../model/events/subscriptions.ts';
 import { postEvent, SEND_TIMEOUT_MS, type SendResult } from './event-sender.ts';
-import { enqueueEventDelivery, eventsJob } from '../jobs/queues.ts';
 import { signedHeaders } from './event-signature.ts';
 
-/** The retry schedule of a delivery (see eventsJobOptions in queues.ts). */
+/** The retry schedule of a delivery (see eventsJobOptions in src/jobs/queues.ts). */
 export const RETRY_BASE_MS = 5_000;
 export const RETRY_CAP_MS = 3_600_000;
 export const RETRY_WINDOW_MS = 3 * 24 * 3_600_000;
@@ -86,13 +84,4 @@ export async function deliverSubscription(deps: EventDeps, subscriptionId: strin
     if (blocked) return { ...run, lookAgainInMs: result.gone ? undefined : retryInMs };
   }
   return { ...run, lookAgainInMs: 0 };
-}
-
-export async function processEventsJob(deps: EventDeps, queue: Queue, job: Job): Promise<DeliveryRun> {
-  const { subscriptionId } = eventsJob.parse(job.data);
-  // Events recorded while this run works get a run of their own after it.
-  await job.removeDeduplicationKey();
-  const run = await deliverSubscription(deps, subscriptionId);
-  if (run.lookAgainInMs !== undefined) await enqueueEventDelivery(queue, subscriptionId, run.lookAgainInMs);
-  return run;
 }
