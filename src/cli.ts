@@ -1,24 +1,12 @@
 #!/usr/bin/env node
+// Only light modules are imported here (zod, the config, the error classes): each command imports the
+// service modules it needs when it runs, so help and usage errors answer at once, with no database or Redis.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
-import { buildServer } from './api/server.ts';
-import { Redis } from 'ioredis';
 import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
-import { runDemo } from './demo/index.ts';
-import { notifyAccount } from './jobs/notify.ts';
-import { closeQueues, createQueues } from './jobs/queues.ts';
-import { backfillConnection } from './orchestration/reconcile.ts';
-import { startWorkers } from './jobs/worker.ts';
-import { createLogger } from './log.ts';
-import { createAccount, createApiKey, revokeApiKey } from './model/accounts/accounts.ts';
-import { connectDatabase } from './model/store/db.ts';
+import type { Database } from './model/store/db.ts';
 import { DomainError } from './model/store/errors.ts';
 import { currency } from './model/store/fields.ts';
-import { migrateDatabase } from './model/store/migrate.ts';
-import { progressBar } from './progress.ts';
-import { statusReport, statusTable } from './status.ts';
-import { startHubSpotSandbox } from './sandbox/hubspot/index.ts';
-import { startPipedriveSandbox } from './sandbox/pipedrive/index.ts';
 
 const usage = `Usage: crm-sync <command>
 
@@ -57,7 +45,36 @@ function required(value: unknown, flag: string): string {
   return value;
 }
 
-async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db']) => Promise<T>): Promise<T> {
+function integerFlag(value: unknown, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > max) throw new UsageError(`${flag} must be a whole number from 0 to ${max}`);
+  return number;
+}
+
+function uuid(value: unknown, message: string): string {
+  const parsed = z.uuid().safeParse(value);
+  if (!parsed.success) throw new UsageError(message);
+  return parsed.data;
+}
+
+/**
+ * A command in two steps. `check` reads the arguments and throws a UsageError; it loads nothing, so
+ * a mistyped flag is answered at once and needs no database. `run` imports what the command needs
+ * (the server, the workers, the SDKs...) and does the work.
+ */
+interface Command<Options> {
+  check(args: string[]): Options;
+  run(options: Options): Promise<void>;
+}
+
+/** Ties a command's run to what its check returns. */
+function command<Options>(definition: Command<Options>): Command<Options> {
+  return definition;
+}
+
+async function withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
+  const { connectDatabase } = await import('./model/store/db.ts');
   const handle = connectDatabase(config().DATABASE_URL, { max: 2 });
   try {
     return await work(handle.db);
@@ -69,7 +86,8 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
 /** Queue keys in Redis start with this; several installs can share one Redis with different prefixes. */
 const QUEUE_PREFIX = 'crm-sync';
 
-function services() {
+async function services() {
+  const [{ connectDatabase }, { Redis }] = await Promise.all([import('./model/store/db.ts'), import('ioredis')]);
   const cfg = config();
   const handle = connectDatabase(cfg.DATABASE_URL);
   const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
@@ -86,18 +104,38 @@ function services() {
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }
 
-/** serve, work, or both (start): migrate unless --no-migrate, run until SIGTERM, then drain and exit 0. */
-async function run(args: string[], roles: { api: boolean; workers: boolean }) {
+async function migrate() {
+  const { migrateDatabase } = await import('./model/store/migrate.ts');
+  await migrateDatabase(config().DATABASE_URL);
+  console.log('migrations applied');
+}
+
+function serviceArgs(args: string[]) {
   const { values } = parse(args, { 'no-migrate': { type: 'boolean' } });
-  const { cfg, deps, close } = services();
-  if (!values['no-migrate']) await migrateDatabase(cfg.DATABASE_URL);
+  return { migrate: !values['no-migrate'] };
+}
+
+/** serve, work, or both (start): migrate unless --no-migrate, run until SIGTERM, then drain and exit 0. */
+async function runService(options: { migrate: boolean }, roles: { api: boolean; workers: boolean }) {
+  // A worker never loads the HTTP server, nor the API the workers.
+  const [{ createLogger }, { closeQueues, createQueues }, api, workerPool] = await Promise.all([
+    import('./log.ts'),
+    import('./jobs/queues.ts'),
+    roles.api ? import('./api/server.ts') : undefined,
+    roles.workers ? import('./jobs/worker.ts') : undefined,
+  ]);
+  const { cfg, deps, close } = await services();
+  if (options.migrate) {
+    const { migrateDatabase } = await import('./model/store/migrate.ts');
+    await migrateDatabase(cfg.DATABASE_URL);
+  }
   const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
   const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };
-  const app = roles.api ? await buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues) } }) : undefined;
+  const app = api ? await api.buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues) } }) : undefined;
   if (app && !cfg.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: /admin and /metrics answer 503');
-  const workers = roles.workers ? await startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
+  const workers = workerPool ? await workerPool.startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {
     // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
     await app?.close();
@@ -115,68 +153,96 @@ async function run(args: string[], roles: { api: boolean; workers: boolean }) {
   if (workers) logger.info('workers started');
 }
 
-async function accounts(args: string[]) {
+function accountsArgs(args: string[]) {
   const { values, positionals } = parse(args, { name: { type: 'string' }, currency: { type: 'string' } });
   if (positionals[0] !== 'create') throw new UsageError('expected "accounts create"');
   const name = required(values.name, '--name');
   const parsed = values.currency === undefined ? undefined : currency.safeParse(values.currency);
   if (parsed && !parsed.success) throw new UsageError(`--currency ${parsed.error.issues[0]!.message}`);
-  const created = await withDatabase((db) => createAccount(db, { name, defaultCurrency: parsed?.data }));
-  console.log(JSON.stringify(created));
+  return { name, defaultCurrency: parsed?.data };
 }
 
-async function keys(args: string[]) {
+async function accounts(input: { name: string; defaultCurrency?: string }) {
+  const { createAccount } = await import('./model/accounts/accounts.ts');
+  console.log(JSON.stringify(await withDatabase((db) => createAccount(db, input))));
+}
+
+type KeysAction = { action: 'create'; accountId: string } | { action: 'revoke'; keyId: string };
+
+function keysArgs(args: string[]): KeysAction {
   const { values, positionals } = parse(args, { account: { type: 'string' } });
   const [action, keyId] = positionals;
-  if (action === 'create') {
-    const account = z.uuid().safeParse(required(values.account, '--account'));
-    if (!account.success) throw new UsageError('--account must be an account id (a UUID)');
-    console.log(JSON.stringify(await withDatabase((db) => createApiKey(db, account.data))));
-  } else if (action === 'revoke') {
-    const key = z.uuid().safeParse(keyId);
-    if (!key.success) throw new UsageError('keys revoke needs a KEY_ID (a UUID)');
-    await withDatabase((db) => revokeApiKey(db, key.data));
-    console.log(JSON.stringify({ revoked: key.data }));
+  if (action === 'create') return { action, accountId: uuid(required(values.account, '--account'), '--account must be an account id (a UUID)') };
+  if (action === 'revoke') return { action, keyId: uuid(keyId, 'keys revoke needs a KEY_ID (a UUID)') };
+  throw new UsageError('expected "keys create" or "keys revoke"');
+}
+
+async function keys(options: KeysAction) {
+  const { createApiKey, revokeApiKey } = await import('./model/accounts/accounts.ts');
+  if (options.action === 'create') {
+    console.log(JSON.stringify(await withDatabase((db) => createApiKey(db, options.accountId))));
   } else {
-    throw new UsageError('expected "keys create" or "keys revoke"');
+    await withDatabase((db) => revokeApiKey(db, options.keyId));
+    console.log(JSON.stringify({ revoked: options.keyId }));
   }
 }
 
-async function demo(args: string[]) {
+function demoArgs(args: string[]) {
   const { values } = parse(args, { exit: { type: 'boolean' }, port: { type: 'string' }, seed: { type: 'string' } });
   const seed = integerFlag(values.seed, '--seed', 2 ** 32 - 1) ?? 1;
-  await runDemo(config(), { exit: Boolean(values.exit), port: integerFlag(values.port, '--port', 65535), seed });
+  return { exit: Boolean(values.exit), port: integerFlag(values.port, '--port', 65535), seed };
+}
+
+async function demo(options: { exit: boolean; port?: number; seed: number }) {
+  const { runDemo } = await import('./demo/index.ts');
+  await runDemo(config(), options);
   // Sandboxes, pools and sockets are closed; leave no timer to keep the process up.
   process.exit(0);
 }
 
-/** Runs in this process, so the bar shows live; the deals it creates go out through the workers. */
-async function backfill(args: string[]) {
+function backfillArgs(args: string[]) {
   const { positionals } = parse(args, {});
-  const connectionId = z.uuid().safeParse(positionals[0]);
-  if (!connectionId.success) throw new UsageError('backfill needs a CONNECTION_ID (a UUID)');
-  const { deps, close } = services();
+  return { connectionId: uuid(positionals[0], 'backfill needs a CONNECTION_ID (a UUID)') };
+}
+
+/** Runs in this process, so the bar shows live; the deals it creates go out through the workers. */
+async function backfill({ connectionId }: { connectionId: string }) {
+  const [{ closeQueues, createQueues }, { notifyAccount }, { backfillConnection }, { progressBar }] = await Promise.all([
+    import('./jobs/queues.ts'),
+    import('./jobs/notify.ts'),
+    import('./orchestration/reconcile.ts'),
+    import('./progress.ts'),
+  ]);
+  const { deps, close } = await services();
   const queues = createQueues(deps.redis, deps.prefix);
   const bar = progressBar('deals');
   try {
-    const outcome = await backfillConnection(deps, connectionId.data, {
+    const outcome = await backfillConnection(deps, connectionId, {
       notify: (accountId) => notifyAccount(deps.db, queues.outbound, accountId, queues.events),
       onProgress: ({ seen, total }) => bar.update(seen, total),
     });
     bar.finish();
-    if (outcome.skipped) throw new DomainError(404, 'Not Found', `connection ${connectionId.data} does not exist or is not active`);
-    console.log(JSON.stringify({ connectionId: connectionId.data, ...outcome }));
+    if (outcome.skipped) throw new DomainError(404, 'Not Found', `connection ${connectionId} does not exist or is not active`);
+    console.log(JSON.stringify({ connectionId, ...outcome }));
   } finally {
     await closeQueues(queues);
     await close();
   }
 }
 
-/** Reads Postgres and Redis only, so it works while the service is down; Redis must answer, not be waited for. */
-async function status(args: string[]) {
+function statusArgs(args: string[]) {
   const { values } = parse(args, { json: { type: 'boolean' }, account: { type: 'string' } });
-  const account = values.account === undefined ? undefined : z.uuid().safeParse(values.account);
-  if (account && !account.success) throw new UsageError('--account must be an account id (a UUID)');
+  const account = values.account === undefined ? undefined : uuid(values.account, '--account must be an account id (a UUID)');
+  return { json: Boolean(values.json), account };
+}
+
+/** Reads Postgres and Redis only, so it works while the service is down; Redis must answer, not be waited for. */
+async function status(options: { json: boolean; account?: string }) {
+  const [{ Redis }, { closeQueues, createQueues }, { statusReport, statusTable }] = await Promise.all([
+    import('ioredis'),
+    import('./jobs/queues.ts'),
+    import('./status.ts'),
+  ]);
   const cfg = config();
   const redis = new Redis(cfg.REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => {}); // reported below, once
@@ -185,34 +251,39 @@ async function status(args: string[]) {
   });
   const queues = createQueues(redis, QUEUE_PREFIX);
   try {
-    const report = await withDatabase((db) => statusReport({ db, redis, prefix: QUEUE_PREFIX }, queues.inbound, account?.data)).catch((error: Error) => {
+    const report = await withDatabase((db) => statusReport({ db, redis, prefix: QUEUE_PREFIX }, queues.inbound, options.account)).catch((error: Error) => {
       // Drizzle wraps the driver's error in one that quotes the whole query: the cause is what helps.
       throw new ConfigError(`cannot read the database at DATABASE_URL: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
-    console.log(values.json ? JSON.stringify(report, null, 2) : statusTable(report));
+    console.log(options.json ? JSON.stringify(report, null, 2) : statusTable(report));
   } finally {
     await closeQueues(queues);
     await redis.quit();
   }
 }
 
-function integerFlag(value: unknown, flag: string, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0 || number > max) throw new UsageError(`${flag} must be a whole number from 0 to ${max}`);
-  return number;
-}
-
-async function sandbox(args: string[]) {
+function sandboxArgs(args: string[]) {
   const { values } = parse(args, {
     'hubspot-port': { type: 'string' },
     'pipedrive-port': { type: 'string' },
     seed: { type: 'string' },
   });
-  const seed = integerFlag(values.seed, '--seed', 2 ** 32 - 1);
+  return {
+    seed: integerFlag(values.seed, '--seed', 2 ** 32 - 1),
+    hubspotPort: integerFlag(values['hubspot-port'], '--hubspot-port', 65535) ?? 0,
+    pipedrivePort: integerFlag(values['pipedrive-port'], '--pipedrive-port', 65535) ?? 0,
+  };
+}
+
+async function sandbox(options: { seed?: number; hubspotPort: number; pipedrivePort: number }) {
+  const [{ startHubSpotSandbox }, { startPipedriveSandbox }] = await Promise.all([
+    import('./sandbox/hubspot/index.ts'),
+    import('./sandbox/pipedrive/index.ts'),
+  ]);
+  const { seed } = options;
   const host = config().HOST;
-  const hubspot = await startHubSpotSandbox({ port: integerFlag(values['hubspot-port'], '--hubspot-port', 65535) ?? 0, host, seed });
-  const pipedrive = await startPipedriveSandbox({ port: integerFlag(values['pipedrive-port'], '--pipedrive-port', 65535) ?? 0, host, seed });
+  const hubspot = await startHubSpotSandbox({ port: options.hubspotPort, host, seed });
+  const pipedrive = await startPipedriveSandbox({ port: options.pipedrivePort, host, seed });
   const { baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey } = hubspot;
   console.log(JSON.stringify({ provider: 'hubspot', baseUrl, token, appId, portalId, clientId, clientSecret, developerApiKey }));
   console.log(JSON.stringify({ provider: 'pipedrive', baseUrl: pipedrive.baseUrl, token: pipedrive.token, companyId: pipedrive.companyId, clientId: pipedrive.clientId, clientSecret: pipedrive.clientSecret }));
@@ -224,32 +295,32 @@ async function sandbox(args: string[]) {
   process.once('SIGINT', stop);
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
-  migrate: async () => {
-    await migrateDatabase(config().DATABASE_URL);
-    console.log('migrations applied');
-  },
-  serve: (args) => run(args, { api: true, workers: false }),
-  work: (args) => run(args, { api: false, workers: true }),
-  start: (args) => run(args, { api: true, workers: true }),
-  sandbox,
-  accounts,
-  keys,
-  backfill,
-  demo,
-  status,
+const commands: Record<string, Command<unknown>> = {
+  // migrate takes no arguments and, as before, ignores any it is given.
+  migrate: command({ check: () => undefined, run: migrate }),
+  serve: command({ check: serviceArgs, run: (options) => runService(options, { api: true, workers: false }) }),
+  work: command({ check: serviceArgs, run: (options) => runService(options, { api: false, workers: true }) }),
+  start: command({ check: serviceArgs, run: (options) => runService(options, { api: true, workers: true }) }),
+  sandbox: command({ check: sandboxArgs, run: sandbox }),
+  accounts: command({ check: accountsArgs, run: accounts }),
+  keys: command({ check: keysArgs, run: keys }),
+  backfill: command({ check: backfillArgs, run: backfill }),
+  demo: command({ check: demoArgs, run: demo }),
+  status: command({ check: statusArgs, run: status }),
 };
 
 async function main(argv: string[]) {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage);
     return;
   }
-  const run = commands[command];
-  if (!run) throw new UsageError(`unknown command "${command}"`);
-  config(); // a bad environment stops every command before it does anything
-  await run(rest);
+  const chosen = commands[name];
+  if (!chosen) throw new UsageError(`unknown command "${name}"`);
+  // A bad environment stops every command before it does anything: reported first (exit 1) even when the arguments are wrong too.
+  config();
+  const options = chosen.check(rest);
+  await chosen.run(options);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -12,9 +12,9 @@ const server = new URL(process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/cr
 const databaseUrl = new URL(server);
 databaseUrl.pathname = `/crm_sync_cli_${randomBytes(6).toString('hex')}`;
 
-async function crmSync(args: string[], env: Record<string, string> = {}) {
+async function crmSync(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...nodeFlags, cli, ...args], {
       env: { ...process.env, DATABASE_URL: databaseUrl.toString(), ...env },
     });
     return { code: 0, stdout, stderr };
@@ -23,6 +23,24 @@ async function crmSync(args: string[], env: Record<string, string> = {}) {
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
 }
+
+/** Nothing listens on port 1: a command that tried the database or Redis would fail with a connection error. */
+const unreachable = { DATABASE_URL: 'postgres://127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' };
+
+/** The service's heavy packages: help and usage errors must answer before the CLI loads any of them. */
+const servicePackages = ['fastify', 'bullmq', 'ioredis', 'drizzle-orm', 'postgres', 'pino', 'prom-client', '@hubspot/api-client', 'pipedrive'];
+
+/** A module the child loads before the CLI: importing one of the service's packages then fails, naming it. */
+const refuseServicePackages = `data:text/javascript,${encodeURIComponent(`
+import { registerHooks } from 'node:module';
+const refused = ${JSON.stringify(servicePackages)};
+registerHooks({
+  resolve(specifier, context, next) {
+    if (refused.some((name) => specifier === name || specifier.startsWith(name + '/'))) throw new Error('loaded ' + specifier);
+    return next(specifier, context);
+  },
+});
+`)}`;
 
 const sql = postgres(databaseUrl.toString(), { max: 1, onnotice: () => {} });
 
@@ -66,22 +84,46 @@ describe('crm-sync CLI', () => {
     expect(again.stderr).toContain('not found');
   });
 
-  it.each([
-    [['accounts', 'create'], '--name'],
-    [['keys', 'create'], '--account'],
-    [['keys', 'create', '--account', 'not-a-uuid'], '--account'],
-    [['accounts', 'create', '--name', 'x', '--colour', 'red'], '--colour'],
-    [['frobnicate'], 'frobnicate'],
-  ])('names the flag or command in a usage error: %j', async (args, named) => {
-    const result = await crmSync(args);
-    expect(result.code).toBe(2);
-    expect(result.stderr.split('\n')[0]).toContain(named);
-  });
+  // These stop before any service starts, so they run side by side: each costs little more than a process start.
+  describe.concurrent('before anything starts', () => {
+    it.for<[string[], string]>([
+      [['accounts', 'create'], '--name'],
+      [['keys', 'create'], '--account'],
+      [['keys', 'create', '--account', 'not-a-uuid'], '--account'],
+      [['accounts', 'create', '--name', 'x', '--colour', 'red'], '--colour'],
+      [['frobnicate'], 'frobnicate'],
+    ])('names the flag or command in a usage error: %j', async ([args, named], { expect }) => {
+      const result = await crmSync(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr.split('\n')[0]).toContain(named);
+    });
 
-  it('stops with one line naming a bad environment variable', async () => {
-    const result = await crmSync(['migrate'], { PORT: 'abc' });
-    expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('crm-sync: invalid environment: PORT must be a port number');
+    it.for<[string[], number, string]>([
+      [['help'], 0, 'Usage: crm-sync <command>'],
+      [['--help'], 0, 'Usage: crm-sync <command>'],
+      [[], 0, 'Usage: crm-sync <command>'],
+      [['frobnicate'], 2, 'crm-sync: unknown command "frobnicate"'],
+      [['accounts', 'create'], 2, 'crm-sync: missing --name'],
+      [['accounts', 'create', '--name', 'x', '--currency', 'XYZ'], 2, 'crm-sync: --currency must be an ISO 4217 currency code such as "EUR"'],
+      [['keys', 'revoke', 'not-a-uuid'], 2, 'crm-sync: keys revoke needs a KEY_ID (a UUID)'],
+      [['backfill', 'not-a-uuid'], 2, 'crm-sync: backfill needs a CONNECTION_ID (a UUID)'],
+      [['status', '--account', 'not-a-uuid'], 2, 'crm-sync: --account must be an account id (a UUID)'],
+      [['serve', '--colour', 'red'], 2, "crm-sync: Unknown option '--colour'"],
+      [['demo', '--port', '70000'], 2, 'crm-sync: --port must be a whole number from 0 to 65535'],
+      [['sandbox', '--pipedrive-port', '70000'], 2, 'crm-sync: --pipedrive-port must be a whole number from 0 to 65535'],
+    ])('answers %j without the database, Redis or the service packages', async ([args, code, firstLine], { expect }) => {
+      const result = await crmSync(args, unreachable, ['--import', refuseServicePackages]);
+      expect(result.code).toBe(code);
+      const output = code === 0 ? result.stdout : result.stderr;
+      expect(output.split('\n')[0]).toContain(firstLine);
+      expect(result.stderr).not.toMatch(/ECONNREFUSED|unreachable|loaded /);
+    });
+
+    it('stops with one line naming a bad environment variable', async ({ expect }) => {
+      const result = await crmSync(['migrate'], { PORT: 'abc' });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe('crm-sync: invalid environment: PORT must be a port number');
+    });
   });
 
   it('serve migrates, answers HTTP with the OpenAPI document at /docs, and exits 0 on SIGTERM', async () => {
