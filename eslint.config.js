@@ -16,12 +16,6 @@ const crmSdks = Object.values(crms).flat();
 /** What "no I/O" means for src/sync: the store, the queues, the HTTP server, the network, files. */
 const ioPackages = ['drizzle-orm', 'postgres', 'ioredis', 'bullmq', 'fastify', 'node:fs', 'node:net', 'node:http', 'node:https', 'node:http2', 'node:tls', 'node:dgram', 'node:dns', 'node:child_process'];
 
-// src/sync may import model types only, but since the field registry (src/model/sync-state/) its
-// diff, equality and inbound decision call the registry's functions; DESIGN.md §2 puts the registry
-// in src/sync. Both files are pure (all they import of ours is types), so src/sync may import their
-// values for now; any other model file (queries, the db) stays types-only.
-// TODO(issue 10): move the field registry into src/sync (or amend DESIGN.md §2), then empty this list
-const modelFilesSyncStillCalls = ['src/model/sync-state/sync-fields.ts', 'src/model/sync-state/field-columns.ts'];
 
 /**
  * Who may import what of ours, by the RESOLVED path of the import (so the depth of a file and of
@@ -64,7 +58,8 @@ const layers = [
   {
     files: 'src/sync/',
     why: 'src/sync is pure rules: other sync files and model types only, no I/O',
-    allow: ['src/sync/', ...modelFilesSyncStillCalls],
+    // The schema's enums (states, attribute types) are plain constants: importing them does no I/O.
+    allow: ['src/sync/', 'src/model/store/schema.ts'],
     allowTypes: ['src/model/'],
     denyPackages: [...ioPackages, ...crmSdks],
   },
@@ -168,14 +163,6 @@ const architecture = {
   },
 };
 
-// Files of src/ that still name a CRM in a string, exempt from architecture/no-provider-names for now.
-// TODO(issue 10): remove as each file stops naming a provider
-const filesStillNamingProviders = [
-  'src/api/admin/sync-gauges.ts',
-  'src/api/routes/connections.ts',
-  'src/api/server.ts',
-];
-
 export default tseslint.config(
   { ignores: ['node_modules/', 'drizzle/', 'coverage/'] },
   js.configs.recommended,
@@ -216,7 +203,6 @@ export default tseslint.config(
       'src/config.ts', // env var names (HUBSPOT_CLIENT_SECRET, ...)
       'src/cli.ts', // starts the sandboxes
       'src/model/store/schema.ts', // the provider enum of the connections column
-      ...filesStillNamingProviders,
     ],
     rules: { 'architecture/no-provider-names': 'error' },
   },

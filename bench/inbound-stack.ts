@@ -16,6 +16,7 @@ import { createAccount } from '../src/model/accounts/accounts.ts';
 import { connectDatabase } from '../src/model/store/db.ts';
 import { dropDatabase, migrateDatabase } from '../src/model/store/migrate.ts';
 import { connectionsDueForReconcile } from '../src/model/connections/reconcile-state.ts';
+import { reconcileIntervalMs } from '../src/sync/settings.ts';
 import type { HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import type { PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 
@@ -113,7 +114,7 @@ export type Account = Awaited<ReturnType<typeof connectAccount>>;
 export async function reconciledOnce(stack: Stack, account: Account, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const due = await connectionsDueForReconcile(stack.db);
+    const due = await connectionsDueForReconcile(stack.db, reconcileIntervalMs);
     if (!due.includes(account.hubspotId) && !due.includes(account.pipedriveId)) return true;
     await sleep(200);
   }

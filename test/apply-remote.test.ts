@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionForWorker } from '../src/model/connections/connections.ts';
-import { connectionSettingsSchema } from '../src/model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../src/sync/settings.ts';
 import { applyRemoteState } from '../src/orchestration/apply-remote.ts';
+import { RetrySoon } from '../src/orchestration/retry-soon.ts';
 import type { RemoteState } from '../src/providers/types.ts';
 import { newAccount, startTestApi, type TestApi } from './support/api.ts';
 
@@ -81,5 +82,31 @@ describe('applying a remote deal state', () => {
     const versions = (await updatedEvents(id)).map((e) => e.version);
     expect(new Set(versions).size).toBe(versions.length);
     expect(versions.at(-1)).toBe(after.version);
+  });
+
+  it('waits for its own create to be saved instead of adopting the deal and overwriting what the CRM changed', async () => {
+    const ctx = await accountWithConnection('Own create in flight');
+    const ours = (await ctx.client.request('POST', '/v1/opportunities', { title: 'Ours', source: 'Partner' })).json();
+    // A flush holds the row: it has created the deal in the CRM and not saved the link yet.
+    await api.database.sql`INSERT INTO outbox (connection_id, opportunity_id, claimed_until) VALUES (${ctx.connection.id}, ${ours.id}, now() + interval '1 minute')
+      ON CONFLICT (connection_id, opportunity_id) DO UPDATE SET claimed_until = excluded.claimed_until`;
+    const edited = remote('701', { title: 'Ours', source: 'Trade show', currency: 'EUR' }, { canonicalId: ours.id });
+    await expect(apply(ctx, edited)).rejects.toBeInstanceOf(RetrySoon);
+
+    // The flush saves the link and lets go of the row.
+    await api.database.sql`DELETE FROM outbox WHERE opportunity_id = ${ours.id}`;
+    await api.database.sql`INSERT INTO remote_links (connection_id, opportunity_id, remote_id, base_snapshot, remote_version)
+      VALUES (${ctx.connection.id}, ${ours.id}, '701', ${api.database.sql.json({ title: 'Ours', source: 'Partner', currency: 'EUR', canonicalId: ours.id })}, now() - interval '1 second')`;
+    // Now the event is an ordinary update with a base, and the CRM's change is taken.
+    expect(await apply(ctx, edited)).toBe('applied');
+    expect((await ctx.client.request('GET', `/v1/opportunities/${ours.id}`)).json().source).toBe('Trade show');
+  });
+
+  it('adopts a deal carrying our id when no create of it is on its way (an interrupted create)', async () => {
+    const ctx = await accountWithConnection('Interrupted create');
+    const ours = (await ctx.client.request('POST', '/v1/opportunities', { title: 'Ours' })).json();
+    expect(await apply(ctx, remote('801', { title: 'Ours', currency: 'EUR' }, { canonicalId: ours.id }))).toBe('applied');
+    const [link] = await api.database.sql`SELECT remote_id FROM remote_links WHERE connection_id = ${ctx.connection.id} AND opportunity_id = ${ours.id}`;
+    expect(link!.remote_id).toBe('801');
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSpotConnector } from '../src/providers/hubspot/connector.ts';
 import { pipedriveCosts, PipedriveConnector } from '../src/providers/pipedrive/connector.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage } from '../src/providers/types.ts';
-import type { MappingSettings } from '../src/model/sync-state/sync-fields.ts';
+import type { MappingSettings } from '../src/sync/fields.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 import { specTokenCosts } from './sandbox/pipedrive-spec.ts';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { createQueues } from '../src/jobs/queues.ts';
-import { connectionSettingsSchema } from '../src/model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../src/sync/settings.ts';
 import { insertConnection } from '../src/model/connections/connections.ts';
 import { seal } from '../src/model/store/secrets.ts';
 import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';

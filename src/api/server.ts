@@ -1,3 +1,4 @@
+import { providerModules } from '../providers/index.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -56,7 +57,7 @@ export async function buildServer({ db, logger, sync, admin }: ServerOptions): P
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'crm-sync', version: '1', description: 'Canonical opportunities, synced with HubSpot and Pipedrive.' },
+      info: { title: 'crm-sync', version: '1', description: `Canonical opportunities, synced with ${Object.values(providerModules).map((m) => m.label).join(' and ')}.` },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },

@@ -1,16 +1,16 @@
 import type { CrmConnector, RemoteState } from '../providers/types.ts';
-import type { ConnectionSettings } from '../model/connections/connection-settings.ts';
+import type { ConnectionSettings } from '../sync/settings.ts';
 import type { ConnectionRow } from '../model/connections/connections.ts';
 import type { Database, Executor } from '../model/store/db.ts';
 import { recordSyncEvents, type LinkRow, type SyncEvent } from '../model/sync-state/links.ts';
 import { applyFieldChanges } from '../model/opportunities/opportunities.ts';
-import { markDirty } from '../model/sync-state/outbox.ts';
+import { isBeingPushed, markDirty } from '../model/sync-state/outbox.ts';
 import {
-  createFromRemote,
   lockLinkByRemoteId,
   lockLiveLinksByRemoteIds,
   lockOpportunityRow,
   linkedRemoteIds,
+  linkOfOpportunity,
   lockUnlinkedByExternalRef,
   moveLink,
   saveAliases,
@@ -18,6 +18,8 @@ import {
   softDeleteOpportunity,
 } from '../model/sync-state/remote-changes.ts';
 import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
+import { createFromRemote } from './canonical-writes.ts';
+import { RetrySoon } from './retry-soon.ts';
 
 /**
  * Deals we have no link for may become opportunities: their primary contact comes along (matched
@@ -120,6 +122,19 @@ interface Match {
 }
 
 /**
+ * A deal carrying our id that we have no link for may be our own create whose flush has not saved
+ * its link yet (the CRM's webhook outran the commit, or a workflow in the CRM edited the new deal at
+ * once). Adopting it would make canonical win over what the CRM changed; once the link is saved the
+ * event is an ordinary update with a base, so it waits for that. Checked in this order, each
+ * statement seeing the latest commits, so a flush that commits in between is seen by the second.
+ */
+async function waitForOwnCreate(tx: Executor, connectionId: string, opportunityId: string, remoteId: string) {
+  const pushing = await isBeingPushed(tx, connectionId, opportunityId);
+  const saved = !pushing && (await linkOfOpportunity(tx, connectionId, opportunityId))?.remoteId === remoteId;
+  if (pushing || saved) throw new RetrySoon(`the create of opportunity ${opportunityId} is still being saved`);
+}
+
+/**
  * Our canonical id on the deal first, then the ERP's external reference where the connection maps
  * one: either relinks an existing opportunity (the canonical side wins a relink, so the flush sends
  * what the CRM lacks). Anything else is a deal new to the account.
@@ -128,6 +143,7 @@ async function adoptOrCreate(tx: Executor, connection: ConnectionRow, state: Rem
   const { accountId } = connection;
   const byId = state.canonicalId && UUID.test(state.canonicalId) ? await lockOpportunityRow(tx, accountId, state.canonicalId) : undefined;
   const byRef = !byId && state.externalRef ? await lockUnlinkedByExternalRef(tx, connection.id, accountId, state.externalRef) : undefined;
+  if (byId) await waitForOwnCreate(tx, connection.id, byId.id, state.remoteId);
   const found = byId ?? byRef;
   if (found) {
     await markDirty(tx, accountId, [found.id]);

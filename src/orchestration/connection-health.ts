@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectionSettingsSchema } from '../model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../sync/settings.ts';
 import { connectionOverview, type ConnectionOverview } from '../model/connections/connection-health.ts';
 import type { Database } from '../model/store/db.ts';
 import { pacerFor, rateLimitsFor } from './connectors.ts';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CrmError } from '../providers/errors.ts';
 import type { RemoteAccount } from '../providers/types.ts';
 import { initialReconcileState } from '../model/connections/reconcile-state.ts';
-import { connectionSettingsSchema, type ConnectionSettings } from '../model/connections/connection-settings.ts';
+import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
 import { insertConnection } from '../model/connections/connections.ts';
 import { invalid } from '../model/store/errors.ts';
 import { markAllDirty } from '../model/sync-state/outbox.ts';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ConnectionSettings } from '../model/connections/connection-settings.ts';
+import type { ConnectionSettings } from '../sync/settings.ts';
 import type { Provider } from '../model/store/schema.ts';
 import { providerModule } from '../providers/index.ts';
 import type { CrmConnector, OAuthCredentials, Pacer } from '../providers/types.ts';

@@ -1,10 +1,11 @@
 import { CrmError } from '../providers/errors.ts';
 import type { CrmConnector, PushRequest, PushResult } from '../providers/types.ts';
-import { connectionSettingsSchema, type ConnectionSettings } from '../model/connections/connection-settings.ts';
+import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
 import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections/connections.ts';
-import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, syncFieldsOf, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/sync-state/links.ts';
+import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/sync-state/links.ts';
 import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
-import type { SyncFields } from '../model/sync-state/sync-fields.ts';
+import type { SyncFields } from '../sync/fields.ts';
+import { syncFieldsOf } from '../sync/fields.ts';
 import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { connectorFor, pacerFor } from './connectors.ts';

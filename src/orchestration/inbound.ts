@@ -1,4 +1,4 @@
-import { connectionSettingsSchema } from '../model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../sync/settings.ts';
 import { connectionForWorker } from '../model/connections/connections.ts';
 import { recordSyncEvents } from '../model/sync-state/links.ts';
 import { resolveAliases } from '../model/sync-state/remote-changes.ts';

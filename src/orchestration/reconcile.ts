@@ -1,5 +1,5 @@
 import type { CrmConnector, PullPage, RemoteState } from '../providers/types.ts';
-import { connectionSettingsSchema, type ConnectionSettings } from '../model/connections/connection-settings.ts';
+import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
 import { connectionForWorker, type ConnectionRow } from '../model/connections/connections.ts';
 import { markUnlinkedDirty } from '../model/sync-state/outbox.ts';
 import { parseReconcileState, saveReconcileState, type PullPosition, type ReconcileState } from '../model/connections/reconcile-state.ts';

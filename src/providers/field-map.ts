@@ -1,4 +1,4 @@
-import { syncFieldKeys, type MappingProblem, type MappingSettings, type SyncFieldName, type SyncFields } from '../model/sync-state/sync-fields.ts';
+import { syncFieldKeys, type MappingProblem, type MappingSettings, type SyncFieldName, type SyncFields } from '../sync/fields.ts';
 
 export interface FieldContext {
   settings: MappingSettings;

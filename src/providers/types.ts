@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Provider } from '../model/store/schema.ts';
-import type { MappingProblem, MappingSettings, SyncFields } from '../model/sync-state/sync-fields.ts';
+import type { MappingProblem, MappingSettings, SyncFields } from '../sync/fields.ts';
 
 /**
  * Waits until the connection's rate limits allow a request of this cost. Implemented over Redis

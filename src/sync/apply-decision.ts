@@ -1,8 +1,8 @@
-import type { ConnectionSettings } from '../model/connections/connection-settings.ts';
-import { columnChangesOf, type ColumnChanges } from '../model/sync-state/field-columns.ts';
-import type { MappingProblem, SyncFields } from '../model/sync-state/sync-fields.ts';
+import type { ConnectionSettings } from './settings.ts';
+import { columnChangesOf, type ColumnChanges } from './field-columns.ts';
+import type { MappingProblem, SyncFields } from './fields.ts';
 import type { opportunities } from '../model/store/schema.ts';
-import { syncFieldsOf } from '../model/sync-state/sync-fields.ts';
+import { syncFieldsOf } from './fields.ts';
 import { mergeDeal } from './merge.ts';
 
 type OpportunityRow = typeof opportunities.$inferSelect;

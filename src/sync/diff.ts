@@ -1,4 +1,4 @@
-import { syncedFields, type Direction, type SyncFields } from '../model/sync-state/sync-fields.ts';
+import { syncedFields, type Direction, type SyncFields } from './fields.ts';
 import { equivalent, sameValue } from './equality.ts';
 
 /** A field's direction on a connection: what it sets, else the registry's default. */

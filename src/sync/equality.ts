@@ -1,4 +1,4 @@
-import { syncedFields, type Equality } from '../model/sync-state/sync-fields.ts';
+import { syncedFields, type Equality } from './fields.ts';
 
 /** A field's equality rule from the registry; attribute keys (`attributes.<key>`) compare exactly. */
 const equalityOf = (field: string): Equality | undefined => (syncedFields as Record<string, { equality: Equality }>)[field]?.equality;

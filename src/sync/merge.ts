@@ -1,4 +1,4 @@
-import type { Direction, SyncFields } from '../model/sync-state/sync-fields.ts';
+import type { Direction, SyncFields } from './fields.ts';
 import { directionOf } from './diff.ts';
 import { equivalent, sameValue } from './equality.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionSettingsSchema } from '../../src/model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../../src/sync/settings.ts';
 import type { opportunities } from '../../src/model/store/schema.ts';
 import { decideUpdate, pullProblems, type LinkState, type RemoteDeal } from '../../src/sync/apply-decision.ts';
 

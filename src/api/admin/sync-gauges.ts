@@ -32,7 +32,7 @@ export function syncGauges(registry: Registry) {
     jobsFailed: counter('crm_sync_jobs_failed_total', 'Jobs failed for good (attempts spent or unrecoverable), all workers together', ['queue']),
     crmCalls: counter('crm_sync_crm_api_calls_total', 'Requests made to the CRM API, all workers together', CONNECTION_LABELS),
     crmRateLimited: counter('crm_sync_crm_api_rate_limited_total', '429 responses from the CRM API, all workers together', CONNECTION_LABELS),
-    budgetUsed: gauge('crm_sync_crm_budget_used_today', "The connection's daily CRM budget spent today (UTC): requests for HubSpot, tokens for Pipedrive", CONNECTION_LABELS),
+    budgetUsed: gauge('crm_sync_crm_budget_used_today', "The connection's daily CRM budget spent today (UTC): requests or tokens, as its CRM counts them", CONNECTION_LABELS),
     budgetLimit: gauge('crm_sync_crm_budget_daily_limit', "The connection's daily CRM budget", CONNECTION_LABELS),
     outboundPending: gauge('crm_sync_outbound_pending', 'Opportunities waiting to be pushed to the CRM', CONNECTION_LABELS),
     outboundLag: gauge('crm_sync_outbound_lag_seconds', 'Age of the oldest opportunity waiting to be pushed; 0 when none waits', CONNECTION_LABELS),

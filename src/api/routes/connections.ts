@@ -5,14 +5,14 @@ import type { Queue } from 'bullmq';
 import { connectionCreateSchema, createConnection, type SetupDeps } from '../../orchestration/connection-setup.ts';
 import { enqueuePull } from '../../jobs/queues.ts';
 import { pacerFor } from '../../orchestration/connectors.ts';
-import { connectionSettingsSchema } from '../../model/connections/connection-settings.ts';
+import { connectionSettingsSchema } from '../../sync/settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, updateSettings, type ConnectionView } from '../../model/connections/connections.ts';
 import { DomainError } from '../../model/store/errors.ts';
 import { idParams, problemSchema } from '../http.ts';
 
 const tags = ['connections'];
 const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 503: problemSchema };
-const detailed = connectionView.extend({ budgetUsedToday: z.number().describe('Requests (HubSpot) or tokens (Pipedrive) spent today') });
+const detailed = connectionView.extend({ budgetUsedToday: z.number().describe('Requests or tokens, as the CRM counts them, spent today (UTC)') });
 const created = connectionView.extend({ webhook: z.record(z.string(), z.unknown()) });
 
 const backfillAccepted = z.object({ connectionId: z.uuid(), status: z.literal('queued') });
@@ -41,7 +41,7 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
   );
   r.patch('/connections/:id', {
     schema: { tags, params: idParams, body: z.record(z.string(), z.unknown()).describe('Any subset of the settings'), response: { 200: connectionView, ...errors } },
-  }, (request) => updateSettings(deps.db, request.accountId, request.params.id, request.body));
+  }, (request) => updateSettings(deps.db, request.accountId, request.params.id, request.body, (merged) => connectionSettingsSchema.safeParse(merged)));
   r.post('/connections/:id/pause', { schema: { tags, params: idParams, response: { 200: connectionView, ...errors } } }, (request) =>
     setStatus(deps.db, request.accountId, request.params.id, 'paused'),
   );

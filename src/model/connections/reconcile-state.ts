@@ -1,6 +1,5 @@
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { connectionSettingsSchema } from './connection-settings.ts';
 import type { Executor } from '../store/db.ts';
 import { connections } from '../store/schema.ts';
 
@@ -45,14 +44,14 @@ export async function saveReconcileState(db: Executor, connectionId: string, cha
 }
 
 /** Active connections whose next reconciliation is due. */
-export async function connectionsDueForReconcile(db: Executor, now = new Date()): Promise<string[]> {
+export async function connectionsDueForReconcile(db: Executor, intervalMsOf: (settings: unknown) => number, now = new Date()): Promise<string[]> {
   const rows = await db
     .select({ id: connections.id, settings: connections.settings, cursor: connections.reconcileCursor })
     .from(connections)
     .where(eq(connections.status, 'active'));
   return rows
     .filter((row) => {
-      const interval = connectionSettingsSchema.parse(row.settings).reconcileIntervalSeconds * 1000;
+      const interval = intervalMsOf(row.settings);
       const last = Date.parse(parseReconcileState(row.cursor).lastRunAt ?? '') || 0;
       return last + interval <= now.getTime();
     })

@@ -1,7 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../store/db.ts';
 import { contacts, opportunities, opportunityContacts, remoteLinks, syncEvents } from '../store/schema.ts';
-export { syncFieldsOf } from './sync-fields.ts';
 
 export type OpportunityRow = typeof opportunities.$inferSelect;
 export type LinkRow = typeof remoteLinks.$inferSelect;

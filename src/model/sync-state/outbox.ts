@@ -74,6 +74,14 @@ export async function releaseClaims(db: Executor, claims: Claim[]): Promise<void
   await db.execute(sql`UPDATE outbox SET claimed_until = NULL WHERE id IN (${ids})`);
 }
 
+/** Whether a flush holds this opportunity's row for the connection now: a push of it is on its way. */
+export async function isBeingPushed(db: Executor, connectionId: string, opportunityId: string): Promise<boolean> {
+  const [row] = await db.execute<{ found: boolean }>(sql`
+    SELECT EXISTS (SELECT 1 FROM outbox WHERE connection_id = ${connectionId} AND opportunity_id = ${opportunityId}
+                    AND claimed_until > now()) AS found`);
+  return Boolean(row?.found);
+}
+
 export async function hasClaimableWork(db: Executor, connectionId: string): Promise<boolean> {
   const [row] = await db.execute<{ found: boolean }>(sql`
     SELECT EXISTS (SELECT 1 FROM outbox WHERE connection_id = ${connectionId}

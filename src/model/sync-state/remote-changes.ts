@@ -1,48 +1,12 @@
 import { and, eq, inArray, isNull, notExists } from 'drizzle-orm';
-import { findOrCreateContactByEmail } from '../opportunities/contacts.ts';
 import type { Executor } from '../store/db.ts';
-import { applyFieldChanges, createOpportunity, deleteOpportunity } from '../opportunities/opportunities.ts';
-import type { OpportunityCreate } from '../opportunities/opportunity-schema.ts';
-import { columnChangesOf, type Closer } from './field-columns.ts';
+import { deleteOpportunity } from '../opportunities/opportunities.ts';
 import { opportunities, remoteAliases, remoteLinks } from '../store/schema.ts';
-import type { SyncFields } from './sync-fields.ts';
 
 type Row = typeof opportunities.$inferSelect;
 
-/**
- * Writes what a CRM changed to the canonical opportunity (a new version, dirty for every connection),
- * in one write. `closer`: who closed it in the CRM, when the CRM says who and that person is mapped.
- */
-export async function applyRemoteFields(tx: Executor, row: Row, fields: Partial<SyncFields>, closer?: Closer) {
-  return applyFieldChanges(tx, row, columnChangesOf(row, fields, closer));
-}
-
-/**
- * A deal first seen in a CRM becomes a canonical opportunity with every field the registry stores
- * in a column, and with its external reference when no live opportunity holds it. It is created
- * open, then closed as the API would, so closing rules (closed_at) apply.
- */
-export async function createFromRemote(tx: Executor, accountId: string, fields: Partial<SyncFields>, externalRef?: string) {
-  const { state, lostReason: _closedWith, contact, ...rest } = fields;
-  const refFree = externalRef !== undefined && !(await externalRefTaken(tx, accountId, externalRef));
-  const contactId = contact?.email ? await findOrCreateContactByEmail(tx, accountId, { email: contact.email, name: contact.name }) : undefined;
-  const columns = columnChangesOf(undefined, rest);
-  const created = await createOpportunity(tx, accountId, {
-    ...columns,
-    ...(refFree ? { externalRef } : {}),
-    ...(contactId ? { contactId } : {}),
-    title: columns.title || 'Untitled deal',
-    attributes: columns.attributes ?? {},
-  } as OpportunityCreate);
-  if (state && state !== 'open') {
-    const [row] = await tx.select().from(opportunities).where(eq(opportunities.id, created.id));
-    await applyRemoteFields(tx, row!, { state, lostReason: fields.lostReason ?? null });
-  }
-  return created.id;
-}
-
 /** Only a live opportunity holds a reference: a deleted one's may be reused, as the API reuses it. */
-async function externalRefTaken(tx: Executor, accountId: string, externalRef: string): Promise<boolean> {
+export async function liveExternalRefTaken(tx: Executor, accountId: string, externalRef: string): Promise<boolean> {
   const [row] = await tx
     .select({ id: opportunities.id })
     .from(opportunities)
@@ -71,6 +35,15 @@ export async function lockOpportunityRow(tx: Executor, accountId: string, id: st
     .where(and(eq(opportunities.accountId, accountId), eq(opportunities.id, id), isNull(opportunities.deletedAt)))
     .for('update');
   return row;
+}
+
+/** This connection's link of an opportunity, whatever its remote id (not locked). */
+export async function linkOfOpportunity(tx: Executor, connectionId: string, opportunityId: string) {
+  const [link] = await tx
+    .select()
+    .from(remoteLinks)
+    .where(and(eq(remoteLinks.connectionId, connectionId), eq(remoteLinks.opportunityId, opportunityId)));
+  return link;
 }
 
 /** The link of a remote deal, locked: one deal's inbound work runs one at a time, others in parallel. */

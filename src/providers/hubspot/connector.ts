@@ -1,5 +1,5 @@
 import { Client } from '@hubspot/api-client';
-import type { MappingSettings, SyncFields } from '../../model/sync-state/sync-fields.ts';
+import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { hubspotError } from './errors.ts';
 import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';

@@ -1,4 +1,4 @@
-import { attributeFromRemote, type MappingSettings, type SyncFields } from '../../model/sync-state/sync-fields.ts';
+import { attributeFromRemote, type MappingSettings, type SyncFields } from '../../sync/fields.ts';
 import { notMapped, type FieldCodec, type FieldContext, type FieldMap } from '../field-map.ts';
 
 /** A HubSpot deal's properties: every value is text (or null). */

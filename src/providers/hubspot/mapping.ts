@@ -1,4 +1,4 @@
-import type { MappingProblem, MappingSettings, SyncFields } from '../../model/sync-state/sync-fields.ts';
+import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fields.ts';
 import { propertiesRead, readFields, writeFields } from '../field-map.ts';
 import { hubspotFields, type Properties } from './fields.ts';
 

@@ -1,5 +1,5 @@
 import { v1, v2 } from 'pipedrive';
-import type { MappingSettings, SyncFields } from '../../model/sync-state/sync-fields.ts';
+import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
 import { pipedriveError } from './errors.ts';

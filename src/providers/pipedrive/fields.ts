@@ -1,4 +1,4 @@
-import { attributeFromRemote, type SyncFields } from '../../model/sync-state/sync-fields.ts';
+import { attributeFromRemote, type SyncFields } from '../../sync/fields.ts';
 import { notMapped, type FieldContext, type FieldMap } from '../field-map.ts';
 
 /** The writable part of a Pipedrive v2 deal. */

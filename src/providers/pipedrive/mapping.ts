@@ -1,4 +1,4 @@
-import type { MappingProblem, MappingSettings, SyncFields } from '../../model/sync-state/sync-fields.ts';
+import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fields.ts';
 import { readFields, writeFields } from '../field-map.ts';
 import { pipedriveFields, type PipedriveDeal, type PipedriveDealInput } from './fields.ts';
 

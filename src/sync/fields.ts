@@ -1,4 +1,4 @@
-import type { AttributeType, OpportunityState, opportunities } from '../store/schema.ts';
+import type { AttributeType, OpportunityState, opportunities } from '../model/store/schema.ts';
 
 type OpportunityRow = typeof opportunities.$inferSelect;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { attributeTypes } from '../store/schema.ts';
-import { configurableFieldNames } from '../sync-state/sync-fields.ts';
+import { attributeTypes } from '../model/store/schema.ts';
+import { configurableFieldNames } from './fields.ts';
 
 /** The canonical fields whose sync direction and conflict policy can be set per connection: the field registry's. */
 export const syncFieldNames = configurableFieldNames;
@@ -32,6 +32,9 @@ export const connectionSettingsSchema = z.strictObject({
   reconcileBudgetShare: z.number().min(0.01).max(1).default(0.1),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
+
+/** How often a connection's reconciliation is due, from its stored settings. */
+export const reconcileIntervalMs = (settings: unknown) => connectionSettingsSchema.parse(settings).reconcileIntervalSeconds * 1000;
 
 /** A PATCH of settings: any subset; the merged result is validated again as a whole. */
 export const connectionSettingsPatchSchema = z.record(z.string(), z.unknown());

@@ -1,5 +1,5 @@
-import type { opportunities } from '../store/schema.ts';
-import { syncedFields, syncFieldKeys, type SyncFields } from './sync-fields.ts';
+import type { opportunities } from '../model/store/schema.ts';
+import { syncedFields, syncFieldKeys, type SyncFields } from './fields.ts';
 
 type Row = typeof opportunities.$inferSelect;
 
