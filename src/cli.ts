@@ -3,7 +3,7 @@
 // service modules it needs when it runs, so help and usage errors answer at once, with no database or Redis.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
-import { config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
+import { appSecrets, config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
 import type { Database } from './model/store/db.ts';
 import { DomainError } from './model/store/errors.ts';
 import { currency } from './model/store/fields.ts';
@@ -97,7 +97,7 @@ async function services() {
     prefix: QUEUE_PREFIX,
     keyring: cfg.ENCRYPTION_KEY ? keyring(cfg) : undefined,
     publicUrl: publicUrl(cfg),
-    hubspotClientSecret: cfg.HUBSPOT_CLIENT_SECRET,
+    appSecrets: appSecrets(cfg),
     leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
     oauthApps: oauthApps(cfg),
   };

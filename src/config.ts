@@ -89,6 +89,11 @@ export function publicUrl(cfg: Config): string {
   return (cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`).replace(/\/+$/, '');
 }
 
+/** The operator's app secret per CRM, where one signs webhooks (a public HubSpot app signs with its client secret). */
+export function appSecrets(cfg: Config) {
+  return { hubspot: cfg.HUBSPOT_CLIENT_SECRET };
+}
+
 /** The OAuth apps configured for code exchange and token refresh. */
 export function oauthApps(cfg: Config) {
   const app = (clientId?: string, clientSecret?: string) => (clientId && clientSecret ? { clientId, clientSecret } : undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyring, parseConfig } from '../../src/config.ts';
+import { appSecrets, keyring, oauthApps, parseConfig } from '../../src/config.ts';
 
 describe('configuration', () => {
   it('has working defaults for a fresh machine', () => {
@@ -55,5 +55,12 @@ describe('configuration', () => {
     expect(ring.retired.map((k) => k.toString('hex'))).toEqual([Buffer.alloc(32, 1).toString('hex'), 'cd'.repeat(32)]);
     expect(() => keyring(parseConfig({}))).toThrow('ENCRYPTION_KEY is required');
     expect(() => parseConfig({ ENCRYPTION_KEYS_RETIRED: 'nope' })).toThrow('ENCRYPTION_KEYS_RETIRED');
+  });
+
+  it('hands each CRM its own app secret and OAuth app, and none it was not given', () => {
+    const cfg = parseConfig({ HUBSPOT_CLIENT_ID: 'hs-id', HUBSPOT_CLIENT_SECRET: 'hs-secret' });
+    expect(appSecrets(cfg)).toEqual({ hubspot: 'hs-secret' });
+    expect(oauthApps(cfg)).toEqual({ hubspot: { clientId: 'hs-id', clientSecret: 'hs-secret' }, pipedrive: undefined });
+    expect(appSecrets(parseConfig({}))).toEqual({ hubspot: undefined });
   });
 });
