@@ -238,7 +238,8 @@ export const connections = pgTable(
     index('connections_account_idx').on(t.accountId),
     // Webhooks are routed by the CRM account id (HubSpot portalId), so one CRM account has one connection.
     uniqueIndex('connections_provider_remote_uq').on(t.provider, t.remoteAccountId),
-    check('connections_provider_valid', sql`${t.provider} IN ('hubspot', 'pipedrive')`),
+    // The list above, so a new provider is one edit (and a generated migration).
+    check('connections_provider_valid', sql`${t.provider} IN (${sql.raw(providers.map((p) => `'${p}'`).join(', '))})`),
     check('connections_status_valid', sql`${t.status} IN ('active', 'paused', 'error')`),
   ],
 );
