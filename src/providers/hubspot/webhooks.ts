@@ -1,28 +1,16 @@
 import type { ParsedEvents, WebhookLookup, WebhookRequest, WebhookSetup, WebhookVerdict } from '../types.ts';
+import { headerValue, parseJsonBody } from '../webhook-body.ts';
 import { hubspotBatch, type HubSpotEvent } from './payloads.ts';
 import { verifyHubSpotSignature } from './signature.ts';
 
 const REMOTE_ID = /^\d{1,30}$/;
-
-const header = (request: WebhookRequest, name: string) => {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
-
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * One URL for every portal: the batch is split by portalId, and it must be signed (v3, over the
  * raw bytes) with the app's secret or the secret of one of the portals it names.
  */
 export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLookup): Promise<WebhookVerdict> {
-  const parsed = hubspotBatch.safeParse(parseJson(request.rawBody));
+  const parsed = hubspotBatch.safeParse(parseJsonBody(request.rawBody));
   if (!parsed.success) return { refused: { status: 400, message: 'the body must be a JSON array of 1 to 100 events, each with a portalId' } };
   const byPortal = new Map<string, HubSpotEvent[]>();
   for (const event of parsed.data) byPortal.set(String(event.portalId), [...(byPortal.get(String(event.portalId)) ?? []), event]);
@@ -34,8 +22,8 @@ export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLoo
       method: request.method,
       uri: request.uri,
       rawBody: request.rawBody,
-      signature: header(request, 'x-hubspot-signature-v3'),
-      timestamp: header(request, 'x-hubspot-request-timestamp'),
+      signature: headerValue(request.headers['x-hubspot-signature-v3']),
+      timestamp: headerValue(request.headers['x-hubspot-request-timestamp']),
     });
   if (!secrets.some(signed)) return { refused: { status: 401, message: 'missing, invalid or stale X-HubSpot-Signature-v3' } };
   // Events of portals we do not sync are signed but not ours to keep.

@@ -1,30 +1,20 @@
-import type { ParsedEvents, WebhookLookup, WebhookRequest, WebhookSetup, WebhookVerdict } from '../types.ts';
 import { randomBytes } from 'node:crypto';
-import type { CrmConnector } from '../types.ts';
+import type { CrmConnector, ParsedEvents, WebhookLookup, WebhookRequest, WebhookSetup, WebhookVerdict } from '../types.ts';
+import { headerValue, parseJsonBody } from '../webhook-body.ts';
 import { PipedriveConnector } from './connector.ts';
 import { pipedriveWebhook, type PipedriveWebhook } from './payloads.ts';
 import { basicAuthMatches } from './webhook-auth.ts';
 
 const REMOTE_ID = /^\d{1,30}$/;
 
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
-
 /** One URL per connection, with HTTP basic credentials only that connection knows. */
 export async function receivePipedrive(request: WebhookRequest, lookup: WebhookLookup): Promise<WebhookVerdict> {
   const target = lookup.named;
   // An unknown connection gets the same 401 as wrong credentials: the URL reveals nothing.
-  if (!target?.secret || !basicAuthMatches(header(request.headers.authorization), JSON.parse(target.secret) as { user: string; password: string })) {
+  if (!target?.secret || !basicAuthMatches(headerValue(request.headers.authorization), JSON.parse(target.secret) as { user: string; password: string })) {
     return { refused: { status: 401, message: 'invalid credentials', headers: { 'www-authenticate': 'Basic realm="crm-sync"' } } };
   }
-  const body = pipedriveWebhook.safeParse(parseJson(request.rawBody));
+  const body = pipedriveWebhook.safeParse(parseJsonBody(request.rawBody));
   if (!body.success) return { refused: { status: 400, message: 'the body must be a Pipedrive webhook: a JSON object with meta' } };
   return { deliveries: [{ connectionId: target.id, events: [body.data] }] };
 }
