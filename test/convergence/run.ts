@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 /**
  * `npm run test:convergence -- --seeds N` (seeds 1..N, or from --first), `--seed S` (one seed, to
  * replay a failure), `--verbose` (print every seed's operation log). vitest takes no unknown flags,
- * so the choice travels to test/convergence.test.ts in environment variables.
+ * so the choice travels to the shards (test/convergence/shard-*.test.ts, seeds.ts) in environment
+ * variables; the shards split the chosen seeds between them and run side by side.
  */
 const { values } = parseArgs({
   options: {
@@ -34,5 +35,5 @@ if (first) env.CONVERGENCE_FIRST_SEED = first;
 if (values.verbose) env.CONVERGENCE_VERBOSE = '1';
 
 const vitest = new URL('../../node_modules/vitest/vitest.mjs', import.meta.url).pathname;
-const child = spawn(process.execPath, [vitest, 'run', 'test/convergence.test.ts'], { env, stdio: 'inherit', cwd: new URL('../..', import.meta.url).pathname });
+const child = spawn(process.execPath, [vitest, 'run', 'test/convergence/'], { env, stdio: 'inherit', cwd: new URL('../..', import.meta.url).pathname });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

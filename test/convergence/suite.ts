@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { runSeed } from './convergence/scenario.ts';
-import { startWorld, type World } from './convergence/world.ts';
+import { afterAll, beforeAll, it } from 'vitest';
+import { runSeed } from './scenario.ts';
+import { seedsOfShard, SHARDS } from './seeds.ts';
+import { startWorld, type World } from './world.ts';
 
 /**
  * The proof of convergence (issue 5). Per seed, on a fresh account with a HubSpot portal and a
@@ -17,28 +18,31 @@ import { startWorld, type World } from './convergence/world.ts';
  * A failing seed prints `replay: npm run test:convergence -- --seed <n>`, its operation log, the
  * final values and the sync's own timeline of the opportunities concerned.
  * `npm run test:convergence -- --seeds N [--first S] | --seed S [--verbose]` runs other seeds.
+ *
+ * The seeds are dealt out to SHARDS test files (seeds.ts); each shard runs its seeds one after
+ * another in a world of its own, and the shards run in parallel. Called inside a shard file's
+ * describe (written out, so that `vitest list` finds the suite without running the file). A seed's tenant (account,
+ * sandboxes, connections) is its own, so which world or shard runs it does not change the seed.
  */
+export function convergenceShard(shard: number) {
+  const seeds = seedsOfShard(shard);
+  if (seeds.length === 0) {
+    // A run of fewer seeds than shards (--seed S): nothing here, and no world started for nothing.
+    it.skip(`has no seeds in this run (shard ${shard} of ${SHARDS})`, () => {});
+    return;
+  }
 
-function seeds(): number[] {
-  const single = process.env.CONVERGENCE_SEED;
-  if (single) return [Number(single)];
-  const count = Number(process.env.CONVERGENCE_SEEDS || 30);
-  const first = Number(process.env.CONVERGENCE_FIRST_SEED || 1);
-  return Array.from({ length: count }, (_, i) => first + i);
-}
+  let world: World;
 
-let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  }, 60_000);
 
-beforeAll(async () => {
-  world = await startWorld();
-}, 60_000);
+  afterAll(async () => {
+    await world?.close();
+  }, 60_000);
 
-afterAll(async () => {
-  await world?.close();
-}, 60_000);
-
-describe('convergence under faults', () => {
-  for (const seed of seeds()) {
+  for (const seed of seeds) {
     it(`seed ${seed}`, { timeout: 240_000 }, async () => {
       const report = await runSeed(world, seed, { reconcile: true });
       if (process.env.CONVERGENCE_VERBOSE) console.log(report.log.join('\n'));
@@ -55,4 +59,4 @@ describe('convergence under faults', () => {
       throw new Error(message);
     });
   }
-});
+}
