@@ -1,10 +1,31 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Each test file gets its own database (test/support/database.ts), so files run in parallel safely.
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Files run in parallel: each integration file has a database of its own
+    // (test/support/database.ts) and a Redis key prefix or server of its own. vitest's default on
+    // this 2-core machine is one worker (cores - 1), so the files ran one after another; most of
+    // their time is spent waiting (on Postgres, Redis, the sandboxes' HTTP, timers, child
+    // processes), so more workers than cores pay off.
+    maxWorkers: 8,
+    sequence: { sequencer: LongestFirst },
+    projects: [
+      {
+        // Pure tests: no PostgreSQL, no Redis (`npm run test:unit` runs them without either).
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        // On real PostgreSQL and Redis, the sandboxes over HTTP, child processes; the convergence
+        // proof's shards (test/convergence/shard-*.test.ts) too. A worker runs file after file in
+        // one process (isolate: false), so the server, BullMQ, the CRM SDKs and zod are loaded
+        // once per worker instead of once per file: that loading was about half of these files'
+        // CPU time, and CPU is what a 2-core machine runs out of. Files share no state: each
+        // makes its own database, Redis prefix, sandboxes and server in beforeAll.
+        test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/unit/**'], isolate: false },
+      },
+    ],
   },
 });
