@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';
 
 let api: TestApi;
@@ -14,13 +14,18 @@ const definitions = [
 
 beforeAll(async () => {
   api = await startTestApi();
+});
+afterAll(() => api.close());
+
+// Every test gets an account of its own with the five definitions, whatever the tests before it
+// defined, deleted or created.
+beforeEach(async () => {
   client = await newAccount(api);
   for (const definition of definitions) {
     const response = await client.request('POST', '/v1/attributes', definition);
     expect(response.statusCode, response.body).toBe(201);
   }
 });
-afterAll(() => api.close());
 
 async function create(body: Record<string, unknown>, as: Client = client) {
   const response = await as.request('POST', '/v1/opportunities', body);
