@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';
 
 let api: TestApi;
@@ -59,12 +60,20 @@ async function readAllPages(id: string, limit: number) {
 
 beforeAll(async () => {
   api = await startTestApi();
+});
+afterAll(() => api.close());
+
+// Every test gets accounts, a deal with two links and another deal with an event of their own, so
+// no test sees the events another one wrote. A CRM account is connected once in the whole
+// database, hence a remote account id of its own each time.
+beforeEach(async () => {
+  const run = randomBytes(4).toString('hex');
   a = await newAccount(api, 'A');
   b = await newAccount(api, 'B');
   deal = await createOpportunity(a, 'Timeline deal');
   otherDeal = await createOpportunity(a, 'Another deal');
-  hubspot = await insertConnection(a.accountId, 'hubspot', 'portal-1');
-  pipedrive = await insertConnection(a.accountId, 'pipedrive', 'company-1');
+  hubspot = await insertConnection(a.accountId, 'hubspot', `portal-${run}`);
+  pipedrive = await insertConnection(a.accountId, 'pipedrive', `company-${run}`);
   await api.database.sql`
     INSERT INTO remote_links (connection_id, opportunity_id, remote_id, remote_version, base_snapshot, last_pulled_at, last_pushed_at, remote_deleted_at, last_error)
     VALUES
@@ -75,7 +84,6 @@ beforeAll(async () => {
       (${hubspot}, ${otherDeal}, 'hs-999', NULL, '{}', NULL, NULL, NULL, NULL)`;
   await insertEvent(otherDeal, hubspot, 'pull');
 });
-afterAll(() => api.close());
 
 describe('GET /v1/opportunities/{id}/sync', () => {
   it('lists one link per connection with provider, versions and times, and no secret', async () => {
@@ -184,6 +192,7 @@ describe('GET /v1/opportunities/{id}/sync', () => {
   });
 
   it('the 404 for another account holds with a cursor too', async () => {
+    for (const kind of ['pull', 'push_update']) await insertEvent(deal, hubspot, kind);
     const page = (await timelineOf(a, deal, '?limit=1')).json().events;
     expect(page.nextCursor).toEqual(expect.any(String));
     expect((await timelineOf(b, deal, `?cursor=${page.nextCursor}`)).statusCode).toBe(404);
