@@ -3,8 +3,10 @@ import LongestFirst from './test/support/sequencer.ts';
 
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Deadlines only bound a failing test (speed is never asserted): with 8 files at once on 2
+    // cores, a test that starts CLI child processes can take tens of seconds to pass.
+    testTimeout: 90_000,
+    hookTimeout: 90_000,
     // Files run in parallel: each integration file has a database of its own
     // (test/support/database.ts) and a Redis key prefix or server of its own. vitest's default on
     // this 2-core machine is one worker (cores - 1), so the files ran one after another; most of

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { chosenSeeds, seedsOfShard, SHARDS } from './seeds.ts';
 
 /**
  * `npm run test:convergence -- --seeds N` (seeds 1..N, or from --first), `--seed S` (one seed, to
@@ -35,5 +36,9 @@ if (first) env.CONVERGENCE_FIRST_SEED = first;
 if (values.verbose) env.CONVERGENCE_VERBOSE = '1';
 
 const vitest = new URL('../../node_modules/vitest/vitest.mjs', import.meta.url).pathname;
-const child = spawn(process.execPath, [vitest, 'run', 'test/convergence/'], { env, stdio: 'inherit', cwd: new URL('../..', import.meta.url).pathname });
+// Only the shards this run deals seeds to (a single --seed has one).
+const chosen = chosenSeeds(env);
+const shards = Array.from({ length: SHARDS }, (_, i) => i + 1).filter((shard) => seedsOfShard(shard, chosen).length > 0);
+const files = shards.map((shard) => `test/convergence/shard-${shard}.test.ts`);
+const child = spawn(process.execPath, [vitest, 'run', ...files], { env, stdio: 'inherit', cwd: new URL('../..', import.meta.url).pathname });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, it } from 'vitest';
 import { runSeed } from './scenario.ts';
-import { seedsOfShard, SHARDS } from './seeds.ts';
+import { seedsOfShard } from './seeds.ts';
 import { startWorld, type World } from './world.ts';
 
 /**
@@ -26,11 +26,9 @@ import { startWorld, type World } from './world.ts';
  */
 export function convergenceShard(shard: number) {
   const seeds = seedsOfShard(shard);
-  if (seeds.length === 0) {
-    // A run of fewer seeds than shards (--seed S): nothing here, and no world started for nothing.
-    it.skip(`has no seeds in this run (shard ${shard} of ${SHARDS})`, () => {});
-    return;
-  }
+  // A run of fewer seeds than shards (--seed S) leaves some without any: run.ts does not start
+  // those, and one started by hand has no test, which vitest reports.
+  if (seeds.length === 0) return;
 
   let world: World;
 

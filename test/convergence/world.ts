@@ -9,6 +9,7 @@ import { buildServer } from '../../src/api/server.ts';
 import { closeQueues, createQueues, INBOUND_QUEUE, OUTBOUND_QUEUE, RECONCILE_QUEUE, type Queues } from '../../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { freePort } from '../support/sync.ts';
 
 /**
  * The machinery every seed shares: one database, a Redis server of our own (the workers' queue
@@ -22,14 +23,6 @@ const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 export const PREFIX = 'crm-sync';
 /** The queues whose jobs are sync work in flight; maintenance (the sweeper's schedule) is not. */
 const WORK_QUEUES = [INBOUND_QUEUE, OUTBOUND_QUEUE, RECONCILE_QUEUE];
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

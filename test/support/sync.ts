@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
@@ -59,13 +58,25 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
   }
 }
 
-/** A port nothing listens on now: for a server a test starts, or for one that must refuse. */
+/**
+ * A port nothing listens on now: for a server a test starts, or for one that must refuse. Drawn
+ * below the kernel's ephemeral range (32768 and up here), which it hands to outgoing connections:
+ * a port from `listen(0)` can be taken by one of those (a database or HTTP client of a test running
+ * beside this one) before the server that wants it listens. Below that range only an explicit
+ * choice takes a port, so a port checked free stays free unless another test draws the same.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
+  for (;;) {
+    const port = 20_000 + randomInt(12_000);
+    const server = createServer();
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!listening) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
 }
 
 /** The stack listening on a real port, so the sandboxes can deliver their webhooks to it. */
