@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, freePort, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
@@ -15,9 +15,12 @@ const bearer = { authorization: `Bearer ${TOKEN}` };
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
 let app: FastifyInstance;
+let api: TestApi;
 let client: Client;
 let other: Client;
 let connections: { hubspot: Json; pipedrive: Json };
+/** A HubSpot portal and a Pipedrive company are connected once in the whole database: new ones per test. */
+let seed = 7100;
 
 const syncOptions = (s: SyncStack) => ({ setup: s.deps, outbound: s.queues.outbound, inbound: s.queues.inbound, reconcile: s.queues.reconcile });
 const request = (options: InjectOptions) => app.inject(options);
@@ -51,18 +54,35 @@ const scrape = async () => {
 
 beforeAll(async () => {
   stack = await startSyncStack();
-  sandboxes = await startSandboxes(71);
   app = await buildServer({ db: stack.database.db, logger: false, sync: syncOptions(stack), admin: { token: TOKEN, queues: Object.values(stack.queues) } });
-  const api = { database: stack.database, app, close: stack.close } as TestApi;
-  client = await newAccount(api, 'Admin');
-  other = await newAccount(api, 'Someone else');
-  connections = await connect(client);
+  api = { database: stack.database, app, close: stack.close } as TestApi;
 });
 afterAll(async () => {
   await app.close();
   await stack.close();
+});
+
+// Every test gets accounts and CRMs of its own, connected. Its connections are deleted after it,
+// so the figures /metrics gives across accounts (connections by state) count this test's only.
+beforeEach(async () => {
+  sandboxes = await startSandboxes(seed++);
+  client = await newAccount(api, 'Admin');
+  other = await newAccount(api, 'Someone else');
+  connections = await connect(client);
+});
+afterEach(async () => {
+  for (const connection of Object.values(connections)) await client.request('DELETE', `/v1/connections/${connection.id}`);
   await sandboxes.close();
 });
+
+/** A delivery the processor refuses (an unknown provider): it fails on its only attempt. */
+async function failedDelivery(): Promise<Json> {
+  await stack.queues.inbound.add('delivery', { connectionId: connections.hubspot.id, provider: 'bogus', receivedAt: Date.now(), events: [{}] }, { attempts: 1 });
+  return eventually(async () => {
+    const list = (await request({ method: 'GET', url: '/admin/api/jobs/failed?queue=inbound', headers: bearer })).json();
+    return list.data.find((j: Json) => j.connectionId === connections.hubspot.id);
+  }, 'the delivery fails');
+}
 
 describe('the admin token', () => {
   it('is required on every admin route, as a bearer token', async () => {
@@ -173,13 +193,8 @@ describe('health', () => {
 describe('failed jobs', () => {
   let failed: Json;
 
-  beforeAll(async () => {
-    // A delivery the processor refuses (an unknown provider): it fails on its only attempt.
-    await stack.queues.inbound.add('delivery', { connectionId: connections.hubspot.id, provider: 'bogus', receivedAt: Date.now(), events: [{}] }, { attempts: 1 });
-    failed = await eventually(async () => {
-      const list = (await request({ method: 'GET', url: '/admin/api/jobs/failed?queue=inbound', headers: bearer })).json();
-      return list.data.find((j: Json) => j.connectionId === connections.hubspot.id);
-    }, 'the delivery fails');
+  beforeEach(async () => {
+    failed = await failedDelivery();
   });
 
   it('are listed from every queue with their errors, per account or across accounts', async () => {
@@ -213,7 +228,7 @@ describe('failed jobs', () => {
     expect(again.json().retried).toBeGreaterThanOrEqual(1);
     await eventually(async () => {
       const job = await stack.queues.inbound.getJob(failed.jobId);
-      return job?.attemptsMade === 3 && (await job.getState()) === 'failed';
+      return job?.attemptsMade === 2 && (await job.getState()) === 'failed';
     }, 'every failed job of the queue runs again');
     // Only failed jobs are retried.
     const job = await stack.queues.inbound.add('delivery', { connectionId: connections.hubspot.id, provider: 'hubspot', receivedAt: Date.now(), events: [{}] }, { delay: 60_000 });
@@ -226,7 +241,7 @@ describe('conflicts', () => {
   let opportunityId: string;
   let ids: number[];
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     opportunityId = (await client.request('POST', '/v1/opportunities', { title: 'Disputed', amount: '10' })).json().id;
     ids = [];
     for (const [field, canonical, remote] of [['amount', '10', '20'], ['title', 'Disputed', 'Contested'], ['stage', 'qualified', 'won']]) {
@@ -299,6 +314,10 @@ describe('replay', () => {
 describe('/metrics', () => {
   it('exposes the named series with the figures of the sync so far', async () => {
     const hubspot = { connection: connections.hubspot.id, provider: 'hubspot', account: client.accountId };
+    // The sync so far: an opportunity pushed to both CRMs, and an inbound delivery that failed.
+    const pushed = (await client.request('POST', '/v1/opportunities', { title: 'Pushed', amount: '5' })).json();
+    await eventually(async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox WHERE opportunity_id = ${pushed.id}`)[0]!.n === 0, 'the opportunity is pushed');
+    await failedDelivery();
     const conflictsBefore = sample(await scrape(), 'crm_sync_conflicts_last_hour', hubspot)!;
     // A conflict and an echo recorded now; a reconciliation pass that found drift.
     await stack.database.sql`
