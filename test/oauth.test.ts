@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshCredentials } from '../src/orchestration/credentials.ts';
 import { open, seal } from '../src/model/store/secrets.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
@@ -14,31 +14,50 @@ let client: Client;
 
 const control = async (baseUrl: string, path: string, method = 'POST'): Promise<Json> => (await fetch(`${baseUrl}/_sandbox${path}`, { method })).json();
 
+// Sandboxes started with the same seed are the same OAuth app (client id and secret), so every
+// test gets fresh CRMs of that app, and an account of its own; its connections are deleted after
+// it, since a portal or company can be connected only once in the database.
+const SEED = 51;
+
 beforeAll(async () => {
-  sandboxes = await startSandboxes(51);
+  const app = await startSandboxes(SEED);
   stack = await startSyncStack({
     oauthApps: {
-      hubspot: { clientId: sandboxes.hubspot.clientId, clientSecret: sandboxes.hubspot.clientSecret },
-      pipedrive: { clientId: sandboxes.pipedrive.clientId, clientSecret: sandboxes.pipedrive.clientSecret },
+      hubspot: { clientId: app.hubspot.clientId, clientSecret: app.hubspot.clientSecret },
+      pipedrive: { clientId: app.pipedrive.clientId, clientSecret: app.pipedrive.clientSecret },
     },
   });
-  client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'OAuth');
+  await app.close();
 });
 afterAll(async () => {
   await stack.close();
+});
+
+beforeEach(async () => {
+  sandboxes = await startSandboxes(SEED);
+  client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'OAuth');
+});
+afterEach(async () => {
+  for (const connection of (await client.request('GET', '/v1/connections')).json().data) await client.request('DELETE', `/v1/connections/${connection.id}`);
   await sandboxes.close();
 });
 
-describe('OAuth connections', () => {
-  const connections: Record<string, Json> = {};
+/** Connects the account to a sandbox with an authorization code, as the OAuth flow would. */
+async function connectWithCode(provider: 'hubspot' | 'pipedrive'): Promise<Json> {
+  const sandbox = sandboxes[provider];
+  const { code } = await control(sandbox.baseUrl, '/oauth/code');
+  const response = await client.request('POST', '/v1/connections', { provider, credentials: { oauthCode: code, redirectUri: 'https://crm-sync.example/oauth' }, baseUrl: sandbox.baseUrl });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json();
+}
 
+describe('OAuth connections', () => {
   it.each(['hubspot', 'pipedrive'] as const)('connect %s with an authorization code and sync through its tokens', async (provider) => {
     const sandbox = sandboxes[provider];
     const { code } = await control(sandbox.baseUrl, '/oauth/code');
     const response = await client.request('POST', '/v1/connections', { provider, credentials: { oauthCode: code, redirectUri: 'https://crm-sync.example/oauth' }, baseUrl: sandbox.baseUrl });
     expect(response.statusCode, response.body).toBe(201);
-    connections[provider] = response.json();
-    const [row] = await stack.database.sql`SELECT credentials FROM connections WHERE id = ${connections[provider].id}`;
+    const [row] = await stack.database.sql`SELECT credentials FROM connections WHERE id = ${response.json().id}`;
     const stored = JSON.parse(open(row!.credentials, stack.deps.keyring));
     expect(stored).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String), expiresAt: expect.any(Number) });
     const used = await client.request('POST', '/v1/connections', { provider, credentials: { oauthCode: code, redirectUri: 'https://crm-sync.example/oauth' }, baseUrl: sandbox.baseUrl });
@@ -47,7 +66,7 @@ describe('OAuth connections', () => {
   });
 
   it('refreshes an expiring token once, however many workers ask at the same moment', async () => {
-    const id = connections.hubspot.id;
+    const { id } = await connectWithCode('hubspot');
     const [row] = await stack.database.sql`SELECT credentials FROM connections WHERE id = ${id}`;
     const stored = JSON.parse(open(row!.credentials, stack.deps.keyring));
     // An hour-long token with a second left: inside the refresh margin.
@@ -61,8 +80,9 @@ describe('OAuth connections', () => {
   });
 
   it('pushes opportunities with the OAuth tokens', async () => {
+    const connections = { hubspot: await connectWithCode('hubspot'), pipedrive: await connectWithCode('pipedrive') };
     const opportunity = (await client.request('POST', '/v1/opportunities', { title: 'Via OAuth' })).json();
-    await eventually(async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox`)[0]!.n === 0, 'pushed');
+    await eventually(async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox WHERE opportunity_id = ${opportunity.id}`)[0]!.n === 0, 'pushed');
     const hs = (await control(sandboxes.hubspot.baseUrl, '/state', 'GET')).deals as Json[];
     expect(hs.filter((d) => d.properties.crm_sync_id === opportunity.id)).toHaveLength(1);
     const key = connections.pipedrive.settings.canonicalIdField;
