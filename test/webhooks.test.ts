@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, freePort, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
@@ -16,6 +16,8 @@ let client: Client;
 let publicUrl: string;
 let hubspotConnection: Json;
 let pipedriveConnection: Json;
+/** A HubSpot portal and a Pipedrive company are connected once in the whole database: new ones per test. */
+let seed = 6100;
 
 // The stack's inbound worker processes deliveries, so a queued delivery may already be done.
 const queued = async () =>
@@ -32,9 +34,17 @@ const post = (path: string, body: string, headers: Record<string, string>) => fe
 beforeAll(async () => {
   const port = await freePort();
   publicUrl = `http://127.0.0.1:${port}`;
-  sandboxes = await startSandboxes(61);
   stack = await startSyncStack({ publicUrl });
   await stack.app.listen({ port, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+// Every test gets an account and CRMs of its own, connected, their webhooks pointed at us; the
+// connections are deleted after it.
+beforeEach(async () => {
+  sandboxes = await startSandboxes(seed++);
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Webhooks');
   hubspotConnection = (await client.request('POST', '/v1/connections', { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret }, baseUrl: sandboxes.hubspot.baseUrl })).json();
   pipedriveConnection = (await client.request('POST', '/v1/connections', { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl })).json();
@@ -45,15 +55,16 @@ beforeAll(async () => {
     await fetch(`${sandboxes.hubspot.baseUrl}/webhooks/v3/${sandboxes.hubspot.appId}/subscriptions?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'POST', headers: developer, body: JSON.stringify({ eventType, propertyName, active: true }) });
   }
 });
-afterAll(async () => {
-  await stack.close();
+afterEach(async () => {
+  for (const connection of [hubspotConnection, pipedriveConnection]) await client.request('DELETE', `/v1/connections/${connection.id}`);
   await sandboxes.close();
 });
 
 describe('webhook receivers', () => {
   it('queue HubSpot’s signed deliveries for their connection, routed by portalId', async () => {
     const deal = await control(sandboxes.hubspot.baseUrl, '/ui/deals', { dealname: 'From HubSpot', amount: '10' });
-    const delivery = await eventually(async () => (await queued()).find((d) => d.provider === 'hubspot'), 'a HubSpot delivery is queued', 10_000);
+    // The queue holds the deliveries of the tests before too: find this portal's.
+    const delivery = await eventually(async () => (await queued()).find((d) => d.provider === 'hubspot' && d.events.some((e: Json) => e.portalId === sandboxes.hubspot.portalId)), 'a HubSpot delivery is queued', 10_000);
     expect(delivery).toMatchObject({ connectionId: hubspotConnection.id, events: [{ subscriptionType: 'deal.creation', objectId: Number(deal.id), portalId: sandboxes.hubspot.portalId }] });
     const state = (await (await fetch(`${sandboxes.hubspot.baseUrl}/_sandbox/state`)).json()) as Json;
     expect(state.webhooks.deliveries.every((d: Json) => d.status === 200)).toBe(true);
@@ -61,8 +72,9 @@ describe('webhook receivers', () => {
 
   it('queue Pipedrive’s deliveries, checked with the connection’s own basic-auth credentials', async () => {
     await control(sandboxes.pipedrive.baseUrl, '/ui/deals', { title: 'From Pipedrive' });
-    // Deals our own pushes create in Pipedrive come back as deliveries too: find the person's.
-    const delivery = await eventually(async () => (await queued()).find((d) => d.provider === 'pipedrive' && d.events[0].data?.title === 'From Pipedrive'), 'a Pipedrive delivery is queued', 10_000);
+    // Our own writes in Pipedrive come back as deliveries too (tagging this very deal with our id is
+    // a change of it, and may be queued before the create is listed): find the person's create.
+    const delivery = await eventually(async () => (await queued()).find((d) => d.provider === 'pipedrive' && d.events[0].data?.title === 'From Pipedrive' && d.events[0].meta?.action === 'create'), 'a Pipedrive delivery is queued', 10_000);
     expect(delivery).toMatchObject({ connectionId: pipedriveConnection.id, events: [{ meta: { action: 'create', entity: 'deal', change_source: 'app' } }] });
   });
 
