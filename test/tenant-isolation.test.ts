@@ -30,7 +30,7 @@ const mine = {} as {
   connection: string;
 };
 /** B's own records. */
-const theirs = {} as { contact: string; user: string; deal: string };
+let theirs = {} as { contact: string; user: string; deal: string };
 
 /** Strings that appear only in A's data: none may ever reach B. */
 const secrets = ['A deal', 'A open deal', 'A won deal', 'A contact', 'A other contact', 'A user', 'a-user@a.test', 'c@a.test', 'A secret', 'a_stage', 'JPY', 'north', 'A-ONLY-REF', 'a-remote'];
@@ -44,7 +44,6 @@ async function ok(client: Client, method: Method, url: string, body?: unknown, s
 beforeAll(async () => {
   api = await startTestApi();
   a = await newAccount(api, 'A');
-  b = await newAccount(api, 'B');
 
   mine.contact = (await ok(a, 'POST', '/v1/contacts', { name: 'A contact', email: 'c@a.test' })).id;
   mine.otherContact = (await ok(a, 'POST', '/v1/contacts', { name: 'A other contact' })).id;
@@ -84,9 +83,7 @@ beforeAll(async () => {
     })
   ).id;
 
-  theirs.contact = (await ok(b, 'POST', '/v1/contacts', { name: 'B contact' })).id;
-  theirs.user = (await ok(b, 'POST', '/v1/users', { name: 'B user', email: 'b-user@b.test' })).id;
-  theirs.deal = (await ok(b, 'POST', '/v1/opportunities', { title: 'B deal', amount: '5.00', currency: 'EUR', contactId: theirs.contact })).id;
+  ({ b, theirs } = await accountB());
 
   redis = testRedis();
   const connection = redis.connect();
@@ -104,6 +101,18 @@ afterAll(async () => {
   await redis?.close();
   await api.close();
 });
+
+/**
+ * Account B with a contact, a user and a deal of its own. The tests that change B's data (or give
+ * B what only A had) take a B of their own from here, so the others always see B as made here.
+ */
+async function accountB() {
+  const client = await newAccount(api, 'B');
+  const contact = (await ok(client, 'POST', '/v1/contacts', { name: 'B contact' })).id;
+  const user = (await ok(client, 'POST', '/v1/users', { name: 'B user', email: 'b-user@b.test' })).id;
+  const deal = (await ok(client, 'POST', '/v1/opportunities', { title: 'B deal', amount: '5.00', currency: 'EUR', contactId: contact })).id;
+  return { b: client, theirs: { contact, user, deal } };
+}
 
 /** A request as `client` to the server with connection routes. */
 function onSyncApp(client: Client, method: Method, url: string, body?: unknown) {
@@ -353,6 +362,7 @@ describe('references across accounts', () => {
   });
 
   it('B may use its own users as assignee and closer (the refusals above were about ownership)', async () => {
+    const { b, theirs } = await accountB();
     const own = await ok(b, 'POST', '/v1/opportunities', { title: 'B own refs', assigneeId: theirs.user, contactIds: [theirs.contact] });
     const closed = await ok(b, 'POST', `/v1/opportunities/${own.id}/close`, { state: 'won', closedById: theirs.user }, 200);
     expect(closed).toMatchObject({ assigneeId: theirs.user, closedById: theirs.user, contactIds: [theirs.contact] });
@@ -361,6 +371,7 @@ describe('references across accounts', () => {
 
 describe('keys that are unique per account only', () => {
   it('B gets its own SHARED-REF: by-external-ref GET and PUT only ever see B’s', async () => {
+    const { b } = await accountB();
     const stateOfA = await accountState(a.accountId);
     expect((await b.request('GET', '/v1/opportunities/by-external-ref/SHARED-REF')).statusCode).toBe(404);
 
@@ -386,6 +397,7 @@ describe('keys that are unique per account only', () => {
   });
 
   it('B may create an opportunity with a ref only A has, by POST and by PATCH', async () => {
+    const { b, theirs } = await accountB();
     const created = await ok(b, 'POST', '/v1/opportunities', { title: 'B posted', externalRef: 'A-ONLY-REF' });
     expect(created.id).not.toBe(mine.open);
     await ok(b, 'DELETE', `/v1/opportunities/${created.id}`, undefined, 204);
@@ -395,6 +407,7 @@ describe('keys that are unique per account only', () => {
   });
 
   it('B may have a user with A’s user’s email and an attribute with A’s key, and deleting it leaves A’s', async () => {
+    const { b, theirs } = await accountB();
     const stateOfA = await accountState(a.accountId);
     await ok(b, 'POST', '/v1/users', { name: 'B twin', email: 'A-USER@a.test' });
     await ok(b, 'POST', '/v1/attributes', { key: 'region', label: 'B region', type: 'enum', options: ['east'] });
@@ -408,6 +421,9 @@ describe('keys that are unique per account only', () => {
   });
 
   it('the same Idempotency-Key in A and B gives each its own result, never a replay of the other’s', async () => {
+    // Accounts of its own: it adds opportunities to both.
+    const a = await newAccount(api, 'A');
+    const { b } = await accountB();
     const key = { 'idempotency-key': 'same-key' };
     const fromA = await a.request('POST', '/v1/opportunities', { title: 'A keyed' }, key);
     expect(fromA.statusCode).toBe(201);
