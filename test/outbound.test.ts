@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { open } from '../src/model/store/secrets.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
@@ -31,15 +31,24 @@ const hubspotDeals = async () => (await state(sandboxes.hubspot.baseUrl)).deals.
 const pipedriveDeals = async (key: string) => (await state(sandboxes.pipedrive.baseUrl)).deals.filter((d: Json) => d.custom_fields[key] && d.status !== 'deleted');
 
 let connections: Json;
+/** A HubSpot portal and a Pipedrive company are connected once in the whole database: new ones per test. */
+let seed = 3100;
 
 beforeAll(async () => {
   stack = await startSyncStack();
-  sandboxes = await startSandboxes(31);
-  client = await newAccount(asApi(stack), 'Outbound');
-  connections = await connect(client, sandboxes);
 });
 afterAll(async () => {
   await stack.close();
+});
+
+// Every test gets an account and CRMs of its own, connected; the connections are deleted after it.
+beforeEach(async () => {
+  sandboxes = await startSandboxes(seed++);
+  client = await newAccount(asApi(stack), 'Outbound');
+  connections = await connect(client, sandboxes);
+});
+afterEach(async () => {
+  for (const connection of [connections.hubspot, connections.pipedrive]) await client.request('DELETE', `/v1/connections/${connection.id}`);
   await sandboxes.close();
 });
 
@@ -87,7 +96,7 @@ describe('outbound sync', () => {
       expect(inHubSpot[0].properties).toMatchObject({ dealname: opportunity.title, amount: opportunity.amount, deal_currency_code: 'EUR', closedate: '2027-03-31T00:00:00.000Z' });
       expect(inPipedrive[0]).toMatchObject({ title: opportunity.title, value: Number(opportunity.amount), currency: 'EUR', expected_close_date: '2027-03-31' });
     }
-    const links = await stack.database.sql`SELECT count(*)::int AS n FROM remote_links`;
+    const links = await stack.database.sql`SELECT count(*)::int AS n FROM remote_links l JOIN connections c ON c.id = l.connection_id WHERE c.account_id = ${client.accountId}`;
     expect(links[0]!.n).toBe(60);
   });
 
@@ -145,11 +154,13 @@ describe('outbound sync', () => {
     expect((await hubspotDeals()).some((d: Json) => d.properties.crm_sync_id === opportunity.id)).toBe(true);
     const key = connections.pipedrive.settings.canonicalIdField;
     expect((await pipedriveDeals(key)).filter((d: Json) => d.custom_fields[key] === opportunity.id)).toHaveLength(1);
-    expect(await stack.queues.outbound.getFailedCount()).toBe(0);
+    // The queue is the whole file's: the jobs of this test are its connections'.
+    const ours = [connections.hubspot.id, connections.pipedrive.id];
+    expect((await stack.queues.outbound.getFailed()).filter((job) => ours.includes(job.data.connectionId))).toEqual([]);
   });
 
   it('a 429 holds back only its own connection: another account’s sync goes on meanwhile', { timeout: 60_000 }, async () => {
-    const slowed = await startSandboxes(34);
+    const slowed = await startSandboxes(seed++);
     const other = await newAccount(asApi(stack), 'Rate limited');
     await connect(other, slowed);
     await eventually(outboxEmpty(other.accountId), 'the new connections settle');
@@ -167,7 +178,7 @@ describe('outbound sync', () => {
   });
 
   it('stops a connection whose credentials were revoked, and the other goes on', async () => {
-    const isolated = await startSandboxes(32);
+    const isolated = await startSandboxes(seed++);
     const other = await newAccount(asApi(stack), 'Revoked');
     const mine = await connect(other, isolated);
     await control(isolated.hubspot.baseUrl, '/revoke');
@@ -206,7 +217,7 @@ describe('outbound sync', () => {
   });
 
   it('never sends one account’s changes with another’s credentials or to its CRM', async () => {
-    const theirs = await startSandboxes(33);
+    const theirs = await startSandboxes(seed++);
     const other = await newAccount(asApi(stack), 'Tenant B');
     await connect(other, theirs);
     const mine = (await client.request('POST', '/v1/opportunities', { title: 'Only mine' })).json();
