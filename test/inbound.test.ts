@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, freePort, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 
@@ -11,6 +11,9 @@ let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
 let client: Client;
 let pipedriveKey: string;
 let ben: Json;
+let connections: { hubspot: Json; pipedrive: Json };
+/** A HubSpot portal and a Pipedrive company are connected once in the whole database: new ones per test. */
+let seed = 7100;
 
 const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
 const ui = (baseUrl: string, method: string, path: string, body: unknown = {}): Promise<Json> =>
@@ -22,15 +25,24 @@ const opportunity = async (id: string): Promise<Json> => (await client.request('
 beforeAll(async () => {
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  sandboxes = await startSandboxes(71);
   stack = await startSyncStack({ publicUrl });
   await stack.app.listen({ port, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+// Every test gets an account and CRMs of its own, connected with their webhooks pointed at us; the
+// connections are deleted after it.
+beforeEach(async () => {
+  sandboxes = await startSandboxes(seed++);
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Inbound');
   // The sandboxes' sales rep, so the connections map him as an owner (matched by email).
   ben = (await client.request('POST', '/v1/users', { name: 'Ben Seller', email: 'ben@sandbox.example' })).json();
   const hubspot = (await client.request('POST', '/v1/connections', { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret }, baseUrl: sandboxes.hubspot.baseUrl })).json();
   const pipedrive = (await client.request('POST', '/v1/connections', { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl })).json();
   pipedriveKey = pipedrive.settings.canonicalIdField;
+  connections = { hubspot, pipedrive };
   const developer = { 'content-type': 'application/json' };
   const app = `${sandboxes.hubspot.baseUrl}/webhooks/v3/${sandboxes.hubspot.appId}`;
   await fetch(`${app}/settings?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'PUT', headers: developer, body: JSON.stringify({ targetUrl: hubspot.webhook.url }) });
@@ -38,33 +50,44 @@ beforeAll(async () => {
     await fetch(`${app}/subscriptions?hapikey=${sandboxes.hubspot.developerApiKey}`, { method: 'POST', headers: developer, body: JSON.stringify({ eventType, propertyName, active: true }) });
   }
 });
-afterAll(async () => {
-  await stack.close();
+afterEach(async () => {
+  for (const connection of [connections.hubspot, connections.pipedrive]) await client.request('DELETE', `/v1/connections/${connection.id}`);
   await sandboxes.close();
 });
 
-describe('inbound sync', () => {
-  let id: string;
+/** An opportunity made through the API, once it has reached both CRMs; answers its id and its HubSpot deal. */
+async function inBothCrms() {
+  const id: string = (await client.request('PUT', '/v1/opportunities/by-external-ref/SO-7001', { title: 'Renewal', amount: '100.00', currency: 'EUR' })).json().id;
+  const deal = await eventually(() => hubspotDealOf(id), 'the deal reaches HubSpot');
+  await eventually(() => pipedriveDealOf(id), 'the deal reaches Pipedrive');
+  return { id, deal };
+}
 
+/** A person's HubSpot edit of such an opportunity, followed by the canonical store and by Pipedrive. */
+async function editedInHubSpot(): Promise<string> {
+  const { id, deal } = await inBothCrms();
+  await ui(sandboxes.hubspot.baseUrl, 'PATCH', `/deals/${deal.id}`, { amount: '250' });
+  await eventually(async () => (await opportunity(id)).amount === '250', 'the canonical amount follows HubSpot', 20_000);
+  await eventually(async () => (await pipedriveDealOf(id))?.value === 250, 'Pipedrive follows', 20_000);
+  return id;
+}
+
+describe('inbound sync', () => {
   it('takes a person’s HubSpot edit into the canonical store and on to Pipedrive', async () => {
-    id = (await client.request('PUT', '/v1/opportunities/by-external-ref/SO-7001', { title: 'Renewal', amount: '100.00', currency: 'EUR' })).json().id;
-    const deal = await eventually(() => hubspotDealOf(id), 'the deal reaches HubSpot');
-    await eventually(() => pipedriveDealOf(id), 'the deal reaches Pipedrive');
-    await ui(sandboxes.hubspot.baseUrl, 'PATCH', `/deals/${deal.id}`, { amount: '250' });
-    await eventually(async () => (await opportunity(id)).amount === '250', 'the canonical amount follows HubSpot', 20_000);
-    await eventually(async () => (await pipedriveDealOf(id))?.value === 250, 'Pipedrive follows', 20_000);
+    const id = await editedInHubSpot();
     const events = await stack.database.sql`SELECT kind FROM sync_events WHERE opportunity_id = ${id} AND kind = 'pull_update'`;
     expect(events.length).toBeGreaterThanOrEqual(1);
   });
 
   it('suppresses the echoes of its own writes: the version settles', async () => {
+    const id = await editedInHubSpot();
     const settled = await eventually(async () => {
       const before = (await opportunity(id)).version;
       await new Promise((r) => setTimeout(r, 1500));
       return (await opportunity(id)).version === before ? before : undefined;
     }, 'no more versions', 20_000);
     expect(settled).toBeGreaterThan(0);
-    const [{ n }] = await stack.database.sql`SELECT count(*)::int AS n FROM outbox`;
+    const [{ n }] = await stack.database.sql`SELECT count(*)::int AS n FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${client.accountId}`;
     expect(n).toBe(0);
     const echoes = await stack.database.sql`SELECT count(*)::int AS n FROM sync_events WHERE opportunity_id = ${id} AND kind = 'echo_suppressed'`;
     expect(echoes[0]!.n).toBeGreaterThanOrEqual(1);
@@ -89,7 +112,7 @@ describe('inbound sync', () => {
     const created = await eventually(async () => (await client.request('GET', '/v1/opportunities?limit=500')).json().data.find((o: Json) => o.title === 'Born in Pipedrive'), 'the canonical opportunity', 20_000);
     expect(created).toMatchObject({ amount: '75', currency: 'EUR', state: 'open' });
     await eventually(() => hubspotDealOf(created.id), 'it reaches HubSpot', 20_000);
-    const [link] = await stack.database.sql`SELECT remote_id FROM remote_links WHERE opportunity_id = ${created.id} AND connection_id IN (SELECT id FROM connections WHERE provider = 'pipedrive')`;
+    const [link] = await stack.database.sql`SELECT remote_id FROM remote_links WHERE opportunity_id = ${created.id} AND connection_id = ${connections.pipedrive.id}`;
     expect(link!.remote_id).toBe(String(deal.id));
   });
 
@@ -103,6 +126,7 @@ describe('inbound sync', () => {
   });
 
   it('closes the opportunity when a person marks the deal won in Pipedrive, and HubSpot follows', async () => {
+    const { id } = await inBothCrms();
     const deal = await pipedriveDealOf(id);
     await ui(sandboxes.pipedrive.baseUrl, 'POST', `/deals/${deal.id}/won`);
     const won = await eventually(async () => {
@@ -119,7 +143,7 @@ describe('inbound sync', () => {
     const kept = (await client.request('POST', '/v1/opportunities', { title: 'Deleted in HubSpot' })).json();
     const deal = await eventually(() => hubspotDealOf(kept.id), 'the deal reaches HubSpot');
     await ui(sandboxes.hubspot.baseUrl, 'DELETE', `/deals/${deal.id}`);
-    const linkOf = async () => (await stack.database.sql`SELECT remote_deleted_at FROM remote_links WHERE remote_id = ${deal.id}`)[0];
+    const linkOf = async () => (await stack.database.sql`SELECT remote_deleted_at FROM remote_links WHERE connection_id = ${connections.hubspot.id} AND remote_id = ${deal.id}`)[0];
     await eventually(async () => (await linkOf())?.remote_deleted_at !== null, 'the link is marked deleted', 20_000);
     expect((await client.request('GET', `/v1/opportunities/${kept.id}`)).statusCode).toBe(200);
     await ui(sandboxes.hubspot.baseUrl, 'POST', `/deals/${deal.id}/restore`);
