@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backfillConnection, reconcileConnection } from '../src/orchestration/reconcile.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
@@ -15,6 +15,8 @@ let client: Client;
 let hubspotId: string;
 let pipedriveId: string;
 let pipedriveKey: string;
+/** A HubSpot portal and a Pipedrive company are connected once in the whole database: new ones per test. */
+let seed = 8100;
 
 const json = (method: string, body?: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
 const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
@@ -24,7 +26,7 @@ const faults = (baseUrl: string, body: unknown) => fetch(`${baseUrl}/_sandbox/fa
 const hubspotDealOf = async (id: string) => (await state(sandboxes.hubspot.baseUrl)).deals.find((d: Json) => d.properties.crm_sync_id === id);
 const pipedriveDealOf = async (id: string) => (await state(sandboxes.pipedrive.baseUrl)).deals.find((d: Json) => d.custom_fields[pipedriveKey] === id && d.status !== 'deleted');
 const opportunity = async (id: string): Promise<Json> => (await client.request('GET', `/v1/opportunities/${id}`)).json();
-const outboxEmpty = async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox`)[0]!.n === 0;
+const outboxEmpty = async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${client.accountId}`)[0]!.n === 0;
 const webhooksIdle = async (baseUrl: string) => (await state(baseUrl)).webhooks.idle === true;
 const inboundIdle = async () => (await stack.queues.inbound.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 && (await stack.queues.inbound.getActiveCount()) === 0;
 
@@ -50,20 +52,28 @@ async function withDroppedWebhooks(baseUrl: string, act: () => Promise<unknown>)
 }
 
 beforeAll(async () => {
-  sandboxes = await startSandboxes(81);
   stack = await startListeningStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+// Every test gets an account and CRMs of its own, connected: its own reconciliation cursors, daily
+// budget and deals. The connections are deleted after it.
+beforeEach(async () => {
+  sandboxes = await startSandboxes(seed++);
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Reconcile');
   const { hubspot, pipedrive } = await connectBoth(client, sandboxes);
   [hubspotId, pipedriveId, pipedriveKey] = [hubspot.id, pipedrive.id, pipedrive.settings.canonicalIdField];
 });
-afterAll(async () => {
-  await stack.close();
+afterEach(async () => {
+  for (const id of [hubspotId, pipedriveId]) await client.request('DELETE', `/v1/connections/${id}`);
   await sandboxes.close();
 });
 
 describe('reconciliation', () => {
   it('stops at its share of the daily budget and goes on from its saved cursor', async () => {
-    // First in the file: the share is counted per day, and later passes spend from it.
+    // The share is counted per connection and day: this test's connection has spent none of it yet.
     await client.request('PATCH', `/v1/connections/${hubspotId}`, { limits: { perWindow: 250, daily: 100 }, reconcileBudgetShare: 0.01 });
     try {
       const outcome = await reconcileConnection(stack.deps, hubspotId);
@@ -241,6 +251,8 @@ describe('backfill', () => {
   });
 
   it('runs from the CLI with a progress bar and a summary line', async () => {
+    // A deal in Pipedrive that is ours already: the backfill sees it and creates nothing.
+    await syncedOpportunity('Backfilled from the CLI');
     const child = spawn(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', pipedriveId], {
       env: { ...process.env, DATABASE_URL: stack.database.url, ENCRYPTION_KEY: stack.deps.keyring.current.toString('hex'), LOG_LEVEL: 'error' },
     });
