@@ -13,6 +13,11 @@ export default defineConfig({
     // their time is spent waiting (on Postgres, Redis, the sandboxes' HTTP, timers, child
     // processes), so more workers than cores pay off.
     maxWorkers: 8,
+    // PostgreSQL takes 100 connections, and 8 files at once (plus their `crm-sync work` children,
+    // which inherit this) kept up to 20 pooled connections each, mostly idle: "too many clients".
+    // postgres.js reads its idle_timeout default from PGIDLE_TIMEOUT, so every pool a test opens
+    // lets a connection go after 5 idle seconds.
+    env: { PGIDLE_TIMEOUT: '5' },
     sequence: { sequencer: LongestFirst },
     projects: [
       {
