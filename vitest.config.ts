@@ -11,13 +11,15 @@ export default defineConfig({
     // (test/support/database.ts) and a Redis key prefix or server of its own. vitest's default on
     // this 2-core machine is one worker (cores - 1), so the files ran one after another; most of
     // their time is spent waiting (on Postgres, Redis, the sandboxes' HTTP, timers, child
-    // processes), so more workers than cores pay off.
-    maxWorkers: 8,
-    // PostgreSQL takes 100 connections, and 8 files at once (plus their `crm-sync work` children,
+    // processes), so more workers than cores pay off. 6: the 5 convergence shards start at once
+    // with one worker for the other files while they run; 8 was no faster (CPU is the limit) and
+    // took PostgreSQL closer to its 100 connections.
+    maxWorkers: 6,
+    // PostgreSQL takes 100 connections, and files at once (plus their `crm-sync work` children,
     // which inherit this) kept up to 20 pooled connections each, mostly idle: "too many clients".
     // postgres.js reads its idle_timeout default from PGIDLE_TIMEOUT, so every pool a test opens
-    // lets a connection go after 5 idle seconds.
-    env: { PGIDLE_TIMEOUT: '5' },
+    // lets a connection go after 2 idle seconds.
+    env: { PGIDLE_TIMEOUT: '2' },
     sequence: { sequencer: LongestFirst },
     projects: [
       {
