@@ -39,7 +39,7 @@ export interface SetupDeps extends SyncDeps {
 }
 
 /** The canonical key of each CRM's first pipeline. */
-export const DEFAULT_PIPELINE = 'default';
+const DEFAULT_PIPELINE = 'default';
 
 const slug = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
 

@@ -2,8 +2,6 @@ import { z } from 'zod';
 import { attributeTypes } from '../model/store/schema.ts';
 import { configurableFieldNames } from './fields.ts';
 
-/** The canonical fields whose sync direction and conflict policy can be set per connection: the field registry's. */
-export const syncFieldNames = configurableFieldNames;
 
 const direction = z.enum(['both', 'inbound', 'outbound']);
 const policy = z.enum(['newest', 'canonical', 'remote']);
@@ -23,8 +21,8 @@ export const connectionSettingsSchema = z.strictObject({
   externalRefField: z.string().min(1).optional(),
   /** The CRM property or custom field key that holds the opportunity's source (e.g. a "lead source" field); unset, source does not sync. */
   sourceField: z.string().min(1).optional(),
-  directions: z.partialRecord(z.enum(syncFieldNames), direction).default({}),
-  conflictPolicy: z.strictObject({ default: policy.default('newest'), fields: z.partialRecord(z.enum(syncFieldNames), policy).default({}) }).default({ default: 'newest', fields: {} }),
+  directions: z.partialRecord(z.enum(configurableFieldNames), direction).default({}),
+  conflictPolicy: z.strictObject({ default: policy.default('newest'), fields: z.partialRecord(z.enum(configurableFieldNames), policy).default({}) }).default({ default: 'newest', fields: {} }),
   deletePolicy: z.enum(['unlink', 'propagate']).default('unlink'),
   /** Raise these to the CRM account's tier (HubSpot 190 or 250 per 10 s; Pipedrive by plan and seats). */
   limits: z.strictObject({ perWindow: z.number().int().positive().optional(), daily: z.number().int().positive().optional() }).default({}),

@@ -2,8 +2,6 @@ import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fie
 import { propertiesRead, readFields, writeFields } from '../field-map.ts';
 import { hubspotFields, type Properties } from './fields.ts';
 
-export { ABANDONED_REASON } from './fields.ts';
-
 /** Canonical fields (all, or only the changed ones) → HubSpot deal properties, with our id. */
 export function toHubSpot(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings) {
   const problems: MappingProblem[] = [];

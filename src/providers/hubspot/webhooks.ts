@@ -1,6 +1,6 @@
 import type { ParsedEvents, WebhookLookup, WebhookRequest, WebhookSetup, WebhookVerdict } from '../types.ts';
 import { headerValue, parseJsonBody } from '../webhook-body.ts';
-import { hubspotBatch, type HubSpotEvent } from './payloads.ts';
+import { HUBSPOT_BATCH_MAX, hubspotBatch, type HubSpotEvent } from './payloads.ts';
 import { verifyHubSpotSignature } from './signature.ts';
 
 const REMOTE_ID = /^\d{1,30}$/;
@@ -11,7 +11,7 @@ const REMOTE_ID = /^\d{1,30}$/;
  */
 export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLookup): Promise<WebhookVerdict> {
   const parsed = hubspotBatch.safeParse(parseJsonBody(request.rawBody));
-  if (!parsed.success) return { refused: { status: 400, message: 'the body must be a JSON array of 1 to 100 events, each with a portalId' } };
+  if (!parsed.success) return { refused: { status: 400, message: `the body must be a JSON array of 1 to ${HUBSPOT_BATCH_MAX} events, each with a portalId` } };
   const byPortal = new Map<string, HubSpotEvent[]>();
   for (const event of parsed.data) byPortal.set(String(event.portalId), [...(byPortal.get(String(event.portalId)) ?? []), event]);
   const connections = await lookup.byRemoteAccounts([...byPortal.keys()]);

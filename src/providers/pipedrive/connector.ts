@@ -3,7 +3,8 @@ import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
 import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
 import { pipedriveError } from './errors.ts';
-import { fromPipedrive, toPipedrive, type PipedriveDeal } from './mapping.ts';
+import type { PipedriveDeal } from './fields.ts';
+import { fromPipedrive, toPipedrive } from './mapping.ts';
 
 export const PIPEDRIVE_CANONICAL_ID_FIELD_NAME = 'crm-sync id';
 

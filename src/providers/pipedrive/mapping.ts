@@ -2,8 +2,6 @@ import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fie
 import { readFields, writeFields } from '../field-map.ts';
 import { pipedriveFields, type PipedriveDeal, type PipedriveDealInput } from './fields.ts';
 
-export { ABANDONED_REASON, type PipedriveDeal, type PipedriveDealInput } from './fields.ts';
-
 /** Canonical fields (all, or only the changed ones) → a Pipedrive deal body, with our id. */
 export function toPipedrive(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings) {
   const problems: MappingProblem[] = [];
