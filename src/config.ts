@@ -25,6 +25,12 @@ export function decodeKey(value: string): Buffer | undefined {
   return bytes.length === 32 ? bytes : undefined;
 }
 
+/** A comma-separated list of hosts (host, host:port or CIDR), trimmed, none empty. */
+const hostList = z
+  .string()
+  .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()))
+  .refine((hosts) => hosts.every((host) => /^[a-z0-9.:\[\]/*-]+$/.test(host)), { message: 'must be comma-separated hosts, host:port or CIDR ranges' });
+
 const envSchema = z.object({
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://127.0.0.1:5432/crm_sync'),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -55,6 +61,25 @@ const envSchema = z.object({
   // A Pipedrive OAuth app, for connections made with an authorization code.
   PIPEDRIVE_CLIENT_ID: z.string().min(1).optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().min(1).optional(),
+  // Operator-only: hosts (host or host:port, comma-separated) a connection's baseUrl may point at, for
+  // sandboxes and tests. Unset, baseUrl cannot be set at all and every CRM is reached at its own API root.
+  CRM_BASE_URL_HOSTS: hostList.optional(),
+  // Operator-only: hosts or CIDR ranges (comma-separated) of internal event receivers that subscriptions may
+  // target although they resolve to loopback, private or link-local addresses (refused by default).
+  EVENT_TARGET_ALLOWED: hostList.optional(),
+  // Every CRM request: time to connect, and time for the whole answer; a timed-out call is retried later.
+  CRM_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5_000),
+  CRM_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  // Prefix of every Redis key (queues, budgets), so two installs can share one Redis. A Redis Cluster
+  // deployment writes it as a hash tag, e.g. {crm-sync}, so each queue's keys share a slot.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]+$/, 'must be letters, digits, _ . - and optionally one {hash tag}')
+    .refine((value) => !/[{}]/.test(value) || /^[^{}]*\{[^{}]+\}[^{}]*$/.test(value), { message: 'must hold at most one non-empty {hash tag}' })
+    .default('crm-sync'),
+  // Admin console sessions: the longest a session lasts from login, and failed logins allowed per client per minute.
+  ADMIN_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 7).default(12),
+  ADMIN_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof envSchema>;

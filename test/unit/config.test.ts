@@ -11,6 +11,11 @@ describe('configuration', () => {
       LOG_LEVEL: 'info',
       OUTBOUND_LEASE_SECONDS: 60,
       SWEEP_SECONDS: 15,
+      CRM_CONNECT_TIMEOUT_MS: 5000,
+      CRM_REQUEST_TIMEOUT_MS: 30000,
+      QUEUE_PREFIX: 'crm-sync',
+      ADMIN_SESSION_HOURS: 12,
+      ADMIN_LOGIN_FAILURES_PER_MINUTE: 10,
     });
   });
 
@@ -26,6 +31,10 @@ describe('configuration', () => {
     ['ENCRYPTION_KEY', 'short', 'ENCRYPTION_KEY must be 32 bytes'],
     ['ADMIN_TOKEN', 'abc', 'ADMIN_TOKEN must be at least 16 characters'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
+    ['QUEUE_PREFIX', 'a:b', 'QUEUE_PREFIX must be letters'],
+    ['QUEUE_PREFIX', '{a}{b}', 'QUEUE_PREFIX must hold at most one'],
+    ['CRM_BASE_URL_HOSTS', 'a b', 'CRM_BASE_URL_HOSTS must be comma-separated hosts'],
+    ['CRM_REQUEST_TIMEOUT_MS', '0', 'CRM_REQUEST_TIMEOUT_MS'],
   ])('names %s when it is %j', (variable, value, message) => {
     expect(() => parseConfig({ [variable]: value })).toThrow(message);
   });
