@@ -29,7 +29,7 @@ export function decodeKey(value: string): Buffer | undefined {
 const hostList = z
   .string()
   .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()))
-  .refine((hosts) => hosts.every((host) => /^[a-z0-9.:\[\]/*-]+$/.test(host)), { message: 'must be comma-separated hosts, host:port or CIDR ranges' });
+  .refine((hosts) => hosts.every((host) => /^[a-z0-9.:[\]/*-]+$/.test(host)), { message: 'must be comma-separated hosts, host:port or CIDR ranges' });
 
 const envSchema = z.object({
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://127.0.0.1:5432/crm_sync'),
