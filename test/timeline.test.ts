@@ -121,7 +121,7 @@ describe('GET /v1/opportunities/{id}/sync', () => {
     const fresh = await createOpportunity(a, 'Never synced');
     const response = await timelineOf(a, fresh);
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ links: [], events: { data: [], nextCursor: null } });
+    expect(response.json()).toEqual({ links: [], problems: [], events: { data: [], nextCursor: null } });
   });
 
   it('lists the events of this opportunity only, newest first, every column in camelCase', async () => {

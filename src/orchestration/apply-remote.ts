@@ -18,7 +18,9 @@ import {
   softDeleteOpportunity,
 } from '../model/sync-state/remote-changes.ts';
 import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
+import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { createFromRemote } from './canonical-writes.ts';
+import { clearRecordProblems, fromMapping } from './record-problems.ts';
 import { RetrySoon } from './retry-soon.ts';
 
 /**
@@ -70,6 +72,7 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
   if (decision.outcome === 'stale') return 'stale';
   const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
   await savePulledLink(tx, keys, { ...decision.link, remoteDeletedAt: null });
+  await setRecordProblems(tx, { ...keys, direction: 'pull' }, fromMapping(state.problems));
   // One write, from the row as locked: a closer and the fields of one event never make two versions.
   if (Object.keys(decision.changes).length) await applyFieldChanges(tx, row, decision.changes);
   if (decision.pushBack) await markDirty(tx, connection.accountId, [row.id]);
@@ -81,6 +84,7 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
 async function endLink(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, link: LinkRow, record: Recorder, mergedInto?: string) {
   const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
   await savePulledLink(tx, keys, { base: link.baseSnapshot, remoteVersion: link.remoteVersion ?? new Date(0), remoteDeletedAt: new Date() });
+  await clearRecordProblems(tx, keys);
   if (settings.deletePolicy === 'propagate') await softDeleteOpportunity(tx, connection.accountId, link.opportunityId);
   record(link.opportunityId, mergedInto ? 'remote_merge' : 'remote_delete', { rule: settings.deletePolicy, detail: { remoteId: link.remoteId, mergedInto } });
 }
@@ -108,7 +112,9 @@ async function linkNewDeal(tx: Executor, connection: ConnectionRow, state: Remot
   const match = await adoptOrCreate(tx, connection, state);
   // The base records whether the deal carries our id; if not, the next flush writes it there.
   const base = { ...state.fields, ...(state.canonicalId === match.id ? { canonicalId: match.id } : {}) };
-  await savePulledLink(tx, { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId }, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(null, state) });
+  const keys = { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId };
+  await savePulledLink(tx, keys, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(null, state) });
+  await setRecordProblems(tx, { ...keys, direction: 'pull' }, fromMapping(state.problems));
   record(match.id, match.created ? 'pull_create' : 'link_adopted', { after: state.fields, detail: { remoteId: state.remoteId, matchedBy: match.matchedBy } });
   return match.created ? 'created' : 'applied';
 }

@@ -7,7 +7,9 @@ import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClai
 import type { SyncFields } from '../sync/fields.ts';
 import { syncFieldsOf } from '../sync/fields.ts';
 import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
+import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { applyRemoteState } from './apply-remote.ts';
+import { fromMapping, wholeRecord } from './record-problems.ts';
 import { connectorFor, pacerFor } from './connectors.ts';
 import { freshCredentials } from './credentials.ts';
 import type { SyncDeps } from './deps.ts';
@@ -173,7 +175,9 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
     const links: LinkUpdate[] = [];
     for (const p of plans) {
       const opportunityId = p.work.row.id;
+      const problemKey = { connectionId, opportunityId, direction: 'push' as const };
       if (p.kind === 'remove') {
+        await setRecordProblems(tx, problemKey, []);
         links.push({ connectionId, opportunityId, remoteId: p.work.link!.remoteId, remoteVersion: null, baseSnapshot: p.work.link!.baseSnapshot, lastError: null, remoteDeletedAt: new Date() });
         events.push({ accountId, opportunityId, connectionId, kind: 'push_delete', detail: { remoteId: p.work.link!.remoteId } });
       }
@@ -182,12 +186,14 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       if (result?.error) {
         events.push({ accountId, opportunityId, connectionId, kind: 'push_failed', after: p.request.fields, detail: { error: result.error.message } });
         if (p.work.link) await recordLinkError(tx, connectionId, opportunityId, { message: result.error.message });
+        await setRecordProblems(tx, problemKey, wholeRecord(result.error.message));
         continue;
       }
       if (!result?.remoteId) continue;
       // The push is saved: what it was sending is no longer pending.
       const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
       const problems = result.problems.length ? { mapping: result.problems } : null;
+      await setRecordProblems(tx, problemKey, fromMapping(result.problems));
       const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });

@@ -3,12 +3,17 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../model/store/db.ts';
 import { getSyncTimeline, syncEventView, syncLinkView } from '../../model/sync-state/sync-timeline.ts';
+import { problemView } from '../../model/sync-state/problems.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 
 const tags = ['opportunities'];
 
 const timelineView = z
-  .object({ links: z.array(syncLinkView), events: listOf(syncEventView) })
+  .object({
+    links: z.array(syncLinkView),
+    problems: z.array(problemView.extend({ connectionId: z.uuid() })).describe('What keeps it from syncing cleanly with each CRM, by field'),
+    events: listOf(syncEventView),
+  })
   .meta({ id: 'SyncTimeline' });
 
 export function opportunitySyncRoutes(app: FastifyInstance, db: Database) {

@@ -1,9 +1,10 @@
-import { and, asc, count, eq, isNotNull } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from '../store/db.ts';
 import { conflict, invalid, notFound } from '../store/errors.ts';
 import { parseReconcileState, reconcileStateSchema } from './reconcile-state.ts';
-import { connections, outbox, providers, remoteLinks, type Provider } from '../store/schema.ts';
+import { connections, outbox, providers, type Provider } from '../store/schema.ts';
+import { countProblemRecords } from '../sync-state/problems.ts';
 
 type Row = typeof connections.$inferSelect;
 export type ConnectionRow = Row;
@@ -46,11 +47,7 @@ function toView(row: Row, pendingOutbound: number, recordsWithProblems = 0): Con
 
 async function counts(db: Executor, connectionId: string) {
   const [dirty] = await db.select({ n: count() }).from(outbox).where(eq(outbox.connectionId, connectionId));
-  const [problems] = await db
-    .select({ n: count() })
-    .from(remoteLinks)
-    .where(and(eq(remoteLinks.connectionId, connectionId), isNotNull(remoteLinks.lastError)));
-  return [dirty?.n ?? 0, problems?.n ?? 0] as const;
+  return [dirty?.n ?? 0, await countProblemRecords(db, connectionId)] as const;
 }
 
 const owned = (accountId: string, id: string) => and(eq(connections.accountId, accountId), eq(connections.id, id));

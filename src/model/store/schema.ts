@@ -287,6 +287,37 @@ export const remoteAliases = pgTable(
   (t) => [primaryKey({ columns: [t.connectionId, t.oldRemoteId] })],
 );
 
+export const problemDirections = ['push', 'pull'] as const;
+
+/**
+ * A record that does not sync cleanly with one connection: per field (or the record as a whole,
+ * field ''), what value could not be written or read and why, since when. Set by every push and
+ * pull of the record, cleared when the next one no longer has it; what admins list per connection.
+ */
+export const syncProblems = pgTable(
+  'sync_problems',
+  {
+    connectionId: uuid('connection_id')
+      .notNull()
+      .references(() => connections.id, { onDelete: 'cascade' }),
+    opportunityId: uuid('opportunity_id')
+      .notNull()
+      .references(() => opportunities.id, { onDelete: 'cascade' }),
+    direction: text('direction', { enum: problemDirections }).notNull(),
+    // The canonical field, or '' when the record as a whole failed (a refused push).
+    field: varchar('field', { length: 200 }).notNull(),
+    value: text('value'),
+    cause: text('cause').notNull(),
+    // When this problem (this field with this value and cause) was first seen.
+    since: timestamptz('since').notNull().defaultNow(),
+    lastSeenAt: timestamptz('last_seen_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.connectionId, t.opportunityId, t.direction, t.field] }),
+    index('sync_problems_opportunity_idx').on(t.opportunityId),
+  ],
+);
+
 /** Pending outbound work: one dirty row per (connection, opportunity), written with the change. */
 export const outbox = pgTable(
   'outbox',

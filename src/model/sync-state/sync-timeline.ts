@@ -4,6 +4,7 @@ import type { Executor } from '../store/db.ts';
 import { notFound } from '../store/errors.ts';
 import { olderThanCursor, serialIdOfCursor, toSerialPage, type Page } from '../store/pagination.ts';
 import { connections, opportunities, providers, remoteLinks, syncEvents } from '../store/schema.ts';
+import { problemsOfOpportunity } from './problems.ts';
 
 /** How the opportunity stands with one connected CRM. Only link columns: no credentials or secrets. */
 export const syncLinkView = z
@@ -104,5 +105,5 @@ export async function getSyncTimeline(db: Executor, accountId: string, opportuni
   await assertOpportunityOfAccount(db, accountId, opportunityId);
   const links = await listSyncLinks(db, accountId, opportunityId);
   const events = await listSyncEvents(db, accountId, opportunityId, page);
-  return { links, events };
+  return { links, problems: await problemsOfOpportunity(db, opportunityId), events };
 }
