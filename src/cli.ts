@@ -133,7 +133,7 @@ async function runService(options: { migrate: boolean }, roles: { api: boolean; 
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
   const queues = createQueues(deps.redis, deps.prefix);
   const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };
-  const app = api ? await api.buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues) } }) : undefined;
+  const app = api ? await api.buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues), sessionHours: cfg.ADMIN_SESSION_HOURS, loginFailuresPerMinute: cfg.ADMIN_LOGIN_FAILURES_PER_MINUTE } }) : undefined;
   if (app && !cfg.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: /admin and /metrics answer 503');
   const workers = workerPool ? await workerPool.startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
   const stop = async () => {

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { sessionActive } from '../../model/admin/sessions.ts';
 import { sendProblem } from '../problem.ts';
-import { bearerToken, sessionCookie, sessionValid, tokenMatches } from './token.ts';
+import { tooManyFailures, verifyAdminToken, type AdminAuth } from './lockout.ts';
+import { bearerToken, sessionCookie } from './token.ts';
 
 export interface GuardOptions {
   /** Browsers carry the session cookie; scripts and Prometheus send the bearer token. */
@@ -27,16 +29,20 @@ function unauthorized(reply: FastifyReply, detail: string, cookie: boolean) {
 
 const wantsPage = (request: FastifyRequest) => request.method === 'GET' && /text\/html/.test(request.headers.accept ?? '');
 
-export function requireAdmin(token: string | undefined, options: GuardOptions): onRequestAsyncHookHandler {
+export function requireAdmin(auth: AdminAuth, options: GuardOptions): onRequestAsyncHookHandler {
   return async (request, reply) => {
+    const token = auth.token;
     if (!token) return adminClosed(reply);
     const bearer = bearerToken(request);
     if (bearer !== undefined) {
-      if (tokenMatches(bearer, token)) return;
+      const verdict = await verifyAdminToken({ ...auth, token }, request, bearer);
+      if (verdict.ok) return;
+      if (verdict.retryAfter !== undefined) return tooManyFailures(reply, verdict.retryAfter, 'Authorization');
       return unauthorized(reply, 'the admin token is wrong', options.cookie);
     }
+    // A session cookie is 256 random bits: not worth guessing, so a stale one counts no failure.
     const cookie = options.cookie ? sessionCookie(request) : undefined;
-    if (cookie !== undefined && sessionValid(cookie, token)) return;
+    if (cookie !== undefined && (await sessionActive(auth.db, token, cookie, auth.sessionHours))) return;
     if (options.loginRedirect && wantsPage(request)) return reply.redirect('/admin/login', 302);
     const detail = cookie !== undefined ? 'the admin session has expired or is not valid: log in again' : 'send the admin token as "Authorization: Bearer <token>"';
     return unauthorized(reply, detail, options.cookie);

@@ -5,6 +5,7 @@ import type { Database } from '../../model/store/db.ts';
 import { adminApiRoutes } from './api-routes.ts';
 import { queueBoard } from './board.ts';
 import { requireAdmin } from './guard.ts';
+import type { AdminAuth } from './lockout.ts';
 import { loginRoutes } from './login.ts';
 import { metricsRoute, type ServerMetrics } from './metrics.ts';
 
@@ -13,6 +14,10 @@ export interface AdminOptions {
   token: string | undefined;
   /** Every queue: bull-board shows them, /metrics measures them, the admin API retries their failures. */
   queues: Queue[];
+  /** ADMIN_SESSION_HOURS: the longest a console session lasts from login (12 by default). */
+  sessionHours?: number;
+  /** ADMIN_LOGIN_FAILURES_PER_MINUTE: wrong tokens per client address per minute before 429 (10 by default). */
+  loginFailuresPerMinute?: number;
 }
 
 export interface AdminDeps {
@@ -29,11 +34,12 @@ export interface AdminDeps {
  * at /admin/api (bearer token or the login's session cookie), and /metrics (bearer token only).
  */
 export async function adminConsole(app: FastifyInstance, options: AdminOptions & { deps: AdminDeps; metrics: ServerMetrics; secureCookie: boolean }) {
-  const { token, deps } = options;
-  await loginRoutes(app, { token, secureCookie: options.secureCookie });
-  metricsRoute(app, { token, metrics: options.metrics, sync: deps });
+  const { deps } = options;
+  const auth: AdminAuth = { token: options.token, db: deps.db, sessionHours: options.sessionHours ?? 12, failuresPerMinute: options.loginFailuresPerMinute ?? 10 };
+  await loginRoutes(app, { auth, secureCookie: options.secureCookie });
+  metricsRoute(app, { auth, metrics: options.metrics, sync: deps });
   await app.register(async (scope) => {
-    scope.addHook('onRequest', requireAdmin(token, { cookie: true, loginRedirect: true }));
+    scope.addHook('onRequest', requireAdmin(auth, { cookie: true, loginRedirect: true }));
     await queueBoard(scope, deps.queues);
     await scope.register(async (api) => adminApiRoutes(api, deps), { prefix: '/admin/api' });
   });

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { endSession, startSession } from '../../model/admin/sessions.ts';
 import { sendProblem } from '../problem.ts';
 import { adminClosed } from './guard.ts';
-import { newSession, sessionCookieHeader, tokenMatches } from './token.ts';
+import { tooManyFailures, verifyAdminToken, type AdminAuth } from './lockout.ts';
+import { sessionCookie, sessionCookieHeader } from './token.ts';
 
 export interface LoginOptions {
-  token: string | undefined;
+  auth: AdminAuth;
   /** Mark the cookie Secure: the public address is HTTPS even when TLS ends at a proxy. */
   secureCookie: boolean;
 }
@@ -31,15 +33,24 @@ const sendPage = (reply: FastifyReply, status: number, message?: string) =>
 
 const fromForm = (request: FastifyRequest) => request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ?? false;
 
-function login(options: LoginOptions, request: FastifyRequest, reply: FastifyReply) {
-  if (!options.token) return adminClosed(reply);
-  const given = (request.body as { token?: unknown } | undefined)?.token;
-  if (typeof given !== 'string' || !tokenMatches(given, options.token)) {
-    if (fromForm(request)) return sendPage(reply, 401, 'That is not the admin token.');
-    return sendProblem(reply, { status: 401, title: 'Unauthorized', detail: 'the admin token is wrong', errors: [{ field: 'token', message: 'is not the admin token' }] });
+function refused(request: FastifyRequest, reply: FastifyReply, retryAfter: number | undefined) {
+  if (retryAfter !== undefined) {
+    if (!fromForm(request)) return tooManyFailures(reply, retryAfter, 'token');
+    return sendPage(reply.header('retry-after', String(retryAfter)), 429, `Too many wrong tokens from this address: try again in ${retryAfter} seconds.`);
   }
+  if (fromForm(request)) return sendPage(reply, 401, 'That is not the admin token.');
+  return sendProblem(reply, { status: 401, title: 'Unauthorized', detail: 'the admin token is wrong', errors: [{ field: 'token', message: 'is not the admin token' }] });
+}
+
+async function login(options: LoginOptions, request: FastifyRequest, reply: FastifyReply) {
+  const { auth } = options;
+  if (!auth.token) return adminClosed(reply);
+  const given = (request.body as { token?: unknown } | undefined)?.token;
+  const verdict = await verifyAdminToken({ ...auth, token: auth.token }, request, typeof given === 'string' ? given : '');
+  if (!verdict.ok) return refused(request, reply, verdict.retryAfter);
+  const session = await startSession(auth.db, auth.token, auth.sessionHours);
   const secure = options.secureCookie || request.protocol === 'https';
-  reply.header('set-cookie', sessionCookieHeader(newSession(options.token), { secure }));
+  reply.header('set-cookie', sessionCookieHeader(session.value, { secure, maxAge: session.maxAgeSeconds }));
   // A form gets the console; a script gets the cookie and nothing else.
   return fromForm(request) ? reply.redirect('/admin/queues', 303) : reply.code(204).send();
 }
@@ -50,9 +61,12 @@ export async function loginRoutes(app: FastifyInstance, options: LoginOptions) {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) =>
       done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
-    scope.get('/admin/login', { schema: { hide: true } }, (_request, reply) => (options.token ? sendPage(reply, 200) : adminClosed(reply)));
+    scope.get('/admin/login', { schema: { hide: true } }, (_request, reply) => (options.auth.token ? sendPage(reply, 200) : adminClosed(reply)));
     scope.post('/admin/login', { schema: { hide: true } }, (request, reply) => login(options, request, reply));
-    scope.post('/admin/logout', { schema: { hide: true } }, (request, reply) => {
+    scope.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
+      const cookie = sessionCookie(request);
+      // Ended in Postgres, not only forgotten by this browser: a copy of the cookie stops working too.
+      if (cookie !== undefined && options.auth.token) await endSession(options.auth.db, options.auth.token, cookie);
       const secure = options.secureCookie || request.protocol === 'https';
       return reply.header('set-cookie', sessionCookieHeader('', { secure, maxAge: 0 })).redirect('/admin/login', 303);
     });

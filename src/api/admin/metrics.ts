@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { requireAdmin } from './guard.ts';
+import type { AdminAuth } from './lockout.ts';
 import { refreshSyncGauges, syncGauges, type GaugeDeps } from './sync-gauges.ts';
 
 /**
@@ -29,7 +30,7 @@ export function createServerMetrics() {
 export type ServerMetrics = ReturnType<typeof createServerMetrics>;
 
 /** GET /metrics for Prometheus: bearer token only (a scraper has no browser session). */
-export function metricsRoute(app: FastifyInstance, options: { token: string | undefined; metrics: ServerMetrics; sync: GaugeDeps }) {
+export function metricsRoute(app: FastifyInstance, options: { auth: AdminAuth; metrics: ServerMetrics; sync: GaugeDeps }) {
   const gauges = syncGauges(options.metrics.registry);
   // Two scrapes at once share one refresh: both reset and refill the same gauges.
   let inFlight: Promise<string> | undefined;
@@ -39,7 +40,7 @@ export function metricsRoute(app: FastifyInstance, options: { token: string | un
       .finally(() => {
         inFlight = undefined;
       }));
-  app.get('/metrics', { schema: { hide: true }, onRequest: requireAdmin(options.token, { cookie: false, loginRedirect: false }) }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, onRequest: requireAdmin(options.auth, { cookie: false, loginRedirect: false }) }, async (_request, reply) => {
     const body = await scrape();
     return reply.type(options.metrics.registry.contentType).send(body);
   });

@@ -446,3 +446,33 @@ export const eventDeliveries = pgTable(
     check('event_deliveries_next_attempt_when_pending', sql`(${t.status} = 'pending') = (${t.nextAttemptAt} IS NOT NULL)`),
   ],
 );
+
+/**
+ * Admin console sessions, server-side so logout ends one at once and no cookie outlives its row.
+ * The id is the HMAC (keyed by ADMIN_TOKEN) of the cookie's value: the cookie cannot be read back
+ * from the table, and rotating the token ends every session.
+ */
+export const adminSessions = pgTable(
+  'admin_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    createdAt: createdAt(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    endedAt: timestamptz('ended_at'),
+  },
+  (t) => [index('admin_sessions_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * Failed admin logins and bearer tokens per client address in its current one-minute window
+ * (from its first failure). In Postgres so every serve process counts the same failures.
+ */
+export const adminLoginFailures = pgTable(
+  'admin_login_failures',
+  {
+    client: text('client').primaryKey(),
+    windowStartedAt: timestamptz('window_started_at').notNull().defaultNow(),
+    failures: integer('failures').notNull().default(1),
+  },
+  (t) => [index('admin_login_failures_window_idx').on(t.windowStartedAt)],
+);
