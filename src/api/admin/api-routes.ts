@@ -5,7 +5,9 @@ import { connectionHealth, inboundWaitingSince } from '../../orchestration/conne
 import { notifyAccount } from '../../jobs/notify.ts';
 import { conflictView, listConflicts, reviewConflict } from '../../model/sync-state/conflicts.ts';
 import { replayOpportunity } from '../../model/sync-state/replay.ts';
+import { getAnySyncTimeline } from '../../model/sync-state/sync-timeline.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
+import { timelineView } from '../routes/opportunity-sync.ts';
 import { failedJobView, listFailedJobs, queueNamed, retryAllFailed, retryFailedJob } from './failed-jobs.ts';
 import type { AdminDeps } from './index.ts';
 
@@ -60,6 +62,16 @@ function conflictRoutes(r: ZodApp, deps: AdminDeps) {
 }
 
 function opportunityRoutes(r: ZodApp, deps: AdminDeps) {
+  r.get('/opportunities/:id/sync', {
+    schema: {
+      tags,
+      description: 'What `GET /v1/opportunities/{id}/sync` answers (links, timeline newest first, paged by limit and cursor), for the opportunity of any account.',
+      params: idParams,
+      querystring: z.strictObject(pageQuery),
+      response: { 200: timelineView, ...errors },
+    },
+  }, (request) => getAnySyncTimeline(deps.db, request.params.id, request.query));
+
   r.post('/opportunities/:id/replay', {
     schema: {
       tags,

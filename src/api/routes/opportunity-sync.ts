@@ -8,7 +8,7 @@ import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 
 const tags = ['opportunities'];
 
-const timelineView = z
+export const timelineView = z
   .object({
     links: z.array(syncLinkView),
     problems: z.array(problemView.extend({ connectionId: z.uuid() })).describe('What keeps it from syncing cleanly with each CRM, by field'),

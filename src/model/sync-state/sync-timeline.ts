@@ -107,3 +107,11 @@ export async function getSyncTimeline(db: Executor, accountId: string, opportuni
   const events = await listSyncEvents(db, accountId, opportunityId, page);
   return { links, problems: await problemsOfOpportunity(db, opportunityId), events };
 }
+
+/** The same view for the admin API, which reads every account's: the opportunity says whose it is. */
+export async function getAnySyncTimeline(db: Executor, opportunityId: string, page: Page) {
+  if (page.cursor) serialIdOfCursor(page.cursor);
+  const [row] = await db.select({ accountId: opportunities.accountId }).from(opportunities).where(eq(opportunities.id, opportunityId));
+  if (!row) throw notFound('opportunity');
+  return getSyncTimeline(db, row.accountId, opportunityId, page);
+}
