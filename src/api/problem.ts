@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { databaseUnavailable } from '../model/store/db-errors.ts';
 import { DomainError, type FieldError } from '../model/store/errors.ts';
 
 /** RFC 9457 problem details, with the failing fields listed in `errors`. */
@@ -27,6 +28,9 @@ const titles: Record<number, string> = {
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
 };
+
+/** Long enough for a restart or a failover to finish, short enough that clients come back soon. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /** Fastify's own 4xx errors, named by what was wrong with the request. */
 const frameworkFieldErrors: Record<string, FieldError> = {
@@ -61,6 +65,12 @@ export function registerProblemHandlers(app: FastifyInstance) {
       const errors = fieldErrors(location, error.validation);
       const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
       return sendProblem(reply, { status: 400, title: 'Bad Request', detail, errors });
+    }
+    if (databaseUnavailable(error)) {
+      // Not our bug and not the client's: the same request will work once the database is back.
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendProblem(reply, { status: 503, title: 'Service Unavailable', detail: 'the database cannot be reached; retry later', errors: [] });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'request failed');
