@@ -102,6 +102,15 @@ describe('failed admin logins and bearer tokens are limited per client', () => {
     expectTooMany(await loginAs(one, client, TOKEN));
   });
 
+  it('lets no concurrent guess slip in under the limit', async () => {
+    const client = nextClient();
+    const guesses = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? loginAs(one, client, `wrong-${i}`) : asAdmin(two, client, `wrong-${i}`))));
+    const statuses = guesses.map((g) => g.statusCode);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(LIMIT);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(40 - LIMIT);
+    expectTooMany(await loginAs(two, client, TOKEN));
+  });
+
   it('does not count successes', async () => {
     const client = nextClient();
     for (let i = 0; i < LIMIT * 3; i += 1) {

@@ -18,15 +18,15 @@ export interface AdminAuth {
 export type TokenVerdict = { ok: true } | { ok: false; retryAfter?: number };
 
 /**
- * A token given at login or as a bearer. A wrong one is counted before it is answered, so
- * concurrent guesses cannot all slip in under the limit; the right one is refused too while the
- * client is locked out, or a guesser would learn which of its guesses was right.
+ * A token given at login or as a bearer. A locked-out client is refused before its token is even
+ * compared (the right one too, or a guesser would learn which guess was right), with one read.
+ * A wrong token is counted before it is answered, and the count decides: concurrent guesses cannot
+ * all slip in under the limit.
  */
 export async function verifyAdminToken(auth: AdminAuth & { token: string }, request: FastifyRequest, given: string): Promise<TokenVerdict> {
-  if (tokenMatches(given, auth.token)) {
-    const retryAfter = await lockedOutFor(auth.db, request.ip, auth.failuresPerMinute);
-    return retryAfter === undefined ? { ok: true } : { ok: false, retryAfter };
-  }
+  const lockedOut = await lockedOutFor(auth.db, request.ip, auth.failuresPerMinute);
+  if (lockedOut !== undefined) return { ok: false, retryAfter: lockedOut };
+  if (tokenMatches(given, auth.token)) return { ok: true };
   const { failures, wait } = await recordFailure(auth.db, request.ip);
   return { ok: false, retryAfter: failures > auth.failuresPerMinute ? wait : undefined };
 }

@@ -22,7 +22,9 @@ export async function lockedOutFor(db: Executor, client: string, limit: number):
 /** Counts one failure; a window that has passed starts again at one. Prunes every expired window. */
 export async function recordFailure(db: Executor, client: string): Promise<{ failures: number; wait: number }> {
   const expired = sql`${adminLoginFailures.windowStartedAt} <= now() - ${WINDOW}`;
-  await db.delete(adminLoginFailures).where(sql`${expired} AND ${adminLoginFailures.client} <> ${client}`);
+  // Rows another request holds are left for the next prune: concurrent failures never wait on each other.
+  await db.execute(sql`DELETE FROM ${adminLoginFailures} WHERE ${adminLoginFailures.client} IN (
+    SELECT ${adminLoginFailures.client} FROM ${adminLoginFailures} WHERE ${expired} AND ${adminLoginFailures.client} <> ${client} LIMIT 1000 FOR UPDATE SKIP LOCKED)`);
   const [row] = await db
     .insert(adminLoginFailures)
     .values({ client })
