@@ -156,7 +156,11 @@ export interface WebhookLookup {
 
 export type WebhookVerdict =
   | { refused: { status: 400 | 401; message: string; headers?: Record<string, string> } }
-  | { deliveries: { connectionId: string; events: unknown[] }[] };
+  | {
+      deliveries: { connectionId: string; events: unknown[] }[];
+      /** Events of the request that were refused while others were taken (the receiver logs them, without their body). */
+      refusedEvents?: { count: number; connectionIds: string[]; reason: string };
+    };
 
 /** What one delivery's events say: the deal ids, the events we could not read, and who closed which deal. */
 export interface ParsedEvents {
