@@ -170,6 +170,23 @@ export interface ParsedEvents {
   closers: Map<string, string>;
 }
 
+/** One event an app subscribes to (and the property, for a property change). */
+export interface WebhookSubscription {
+  eventType: string;
+  propertyName?: string;
+}
+
+/** Registering the subscriptions with a CRM app's developer API. */
+export interface SubscriptionRegistration {
+  appId: string;
+  developerKey: string;
+  /** The CRM's API root when it is not the real one (sandboxes). */
+  baseUrl?: string | undefined;
+  /** Our receiver, where the app's webhooks are pointed. */
+  targetUrl: string;
+  settings: MappingSettings;
+}
+
 /** How the CRM reaches us once the connection exists. */
 export interface WebhookSetup {
   /** Stored sealed with the connection: what the receiver checks requests against. */
@@ -203,5 +220,11 @@ export interface ProviderModule {
     parse(events: unknown[]): ParsedEvents;
     /** At connection setup: registers our receiver where the API allows, or says what to do by hand. */
     setup(input: { connectionId: string; url: string; credentials: unknown; connector: CrmConnector; appSecret: string | undefined }): Promise<WebhookSetup>;
+    /**
+     * For CRMs whose apps subscribe to events by hand (setup cannot): every subscription the sync
+     * needs with these settings, and a way to register them with the app's developer API.
+     */
+    subscriptions?(settings: MappingSettings): WebhookSubscription[];
+    registerSubscriptions?(input: SubscriptionRegistration): Promise<{ created: string[]; present: string[]; inactive: string[] }>;
   };
 }
