@@ -100,6 +100,7 @@ async function services() {
     appSecrets: appSecrets(cfg),
     leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
     oauthApps: oauthApps(cfg),
+    eventTargetsAllowed: cfg.EVENT_TARGET_ALLOWED,
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.ts';
 import { signatureOf } from '../src/orchestration/event-signature.ts';
 import { lockOpportunityRow } from '../src/model/sync-state/remote-changes.ts';
 import { applyRemoteFields } from '../src/orchestration/canonical-writes.ts';
@@ -76,8 +77,10 @@ const asApi = (s: SyncStack) => ({ database: s.database, app: s.app, close: s.cl
 const account = (name: string) => newAccount(asApi(stack), name);
 
 beforeAll(async () => {
-  // Retries 50 ms × 2^n apart instead of 5 s × 2^n: the schedule's shape, at test speed.
-  stack = await startSyncStack({ eventRetryBaseMs: 50 });
+  // Retries 50 ms × 2^n apart instead of 5 s × 2^n: the schedule's shape, at test speed. The receivers
+  // listen on loopback, which only the operator's allow-list admits (test/subscription-targets.test.ts).
+  const { EVENT_TARGET_ALLOWED } = parseConfig({ EVENT_TARGET_ALLOWED: '127.0.0.1' });
+  stack = await startSyncStack({ eventRetryBaseMs: 50, eventTargetsAllowed: EVENT_TARGET_ALLOWED });
   alwaysOk = await startReceiver();
 });
 afterAll(async () => {
@@ -114,8 +117,9 @@ describe('signatures', () => {
 describe('subscriptions', () => {
   it('are created with a secret shown once, read, listed, changed and deleted', async () => {
     const a = await account('CRUD');
-    const created = await subscribe(a, 'https://hooks.example.com/crm', ['opportunity.won', 'opportunity.won', 'opportunity.lost']);
-    expect(created).toMatchObject({ url: 'https://hooks.example.com/crm', events: ['opportunity.won', 'opportunity.lost'], active: true });
+    // Public addresses written as such: no name to resolve, nothing is ever sent to them here (no events).
+    const created = await subscribe(a, 'https://93.184.215.14/crm', ['opportunity.won', 'opportunity.won', 'opportunity.lost']);
+    expect(created).toMatchObject({ url: 'https://93.184.215.14/crm', events: ['opportunity.won', 'opportunity.lost'], active: true });
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
     expect(Buffer.from(created.secret.slice(6), 'base64')).toHaveLength(32);
 
@@ -126,8 +130,8 @@ describe('subscriptions', () => {
     expect(row!.secret).not.toContain(created.secret.slice(6));
     expect(open(row!.secret, stack.deps.keyring)).toBe(created.secret);
 
-    const changed = await ok(a, 'PATCH', `/v1/subscriptions/${created.id}`, { url: 'http://10.0.0.1:8080/x', events: ['opportunity.created'], active: false });
-    expect(changed).toMatchObject({ url: 'http://10.0.0.1:8080/x', events: ['opportunity.created'], active: false });
+    const changed = await ok(a, 'PATCH', `/v1/subscriptions/${created.id}`, { url: 'http://93.184.215.15:8080/x', events: ['opportunity.created'], active: false });
+    expect(changed).toMatchObject({ url: 'http://93.184.215.15:8080/x', events: ['opportunity.created'], active: false });
     expect((await ok(a, 'GET', '/v1/subscriptions')).data.map((s: Json) => s.id)).toEqual([created.id]);
 
     await ok(a, 'DELETE', `/v1/subscriptions/${created.id}`, undefined, 204);

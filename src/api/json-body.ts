@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { InexactNumber, jsonNumberIsExact } from '../model/store/decimal.ts';
+import { invalid } from '../model/store/errors.ts';
+import { nestedDeeperThan, tooDeepMessage } from '../model/store/json-depth.ts';
 
 /**
  * JSON bodies are parsed with the number's source text in hand (JSON.parse source access, Node 22+):
@@ -19,6 +21,8 @@ export function registerJsonParser(app: FastifyInstance) {
   app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/, { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    // Before parsing: the reviver and the schemas walk the value recursively.
+    if (nestedDeeperThan(text)) return done(invalid([{ field: 'body', message: tooDeepMessage() }]), undefined);
     try {
       done(null, JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1]));
     } catch (error) {

@@ -83,7 +83,7 @@ export async function buildServer({ db, logger, sync, admin }: ServerOptions): P
       for (const routes of [opportunityRoutes, opportunitySyncRoutes, contactRoutes, userRoutes, attributeRoutes, metricsRoutes]) routes(v1, db);
       if (sync) {
         connectionRoutes(v1, sync.setup, sync.reconcile);
-        subscriptionRoutes(v1, db, sync.setup.keyring);
+        subscriptionRoutes(v1, db, sync.setup.keyring, sync.setup.eventTargetsAllowed);
         // After the response, so the change has committed; a failure here is caught up by the sweeper.
         v1.addHook('onResponse', async (request, reply) => {
           if (!mutating.has(request.method) || reply.statusCode >= 400 || !request.accountId) return;

@@ -26,7 +26,7 @@ export async function startWorkers(given: SyncDeps, options: { concurrency?: num
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => processSweep(deps, queues), workerOptions);
   const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => processInbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const reconcileWorker = new Worker(RECONCILE_QUEUE, (job, token) => processPull(deps, queues, job, token), { ...workerOptions, concurrency: 2 });
-  const eventDeps = { db: deps.db, keyring: deps.keyring, retryBaseMs: options.eventRetryBaseMs };
+  const eventDeps = { db: deps.db, keyring: deps.keyring, retryBaseMs: options.eventRetryBaseMs, eventTargetsAllowed: deps.eventTargetsAllowed };
   const eventsWorker = new Worker(EVENTS_QUEUE, (job) => processEventsJob(eventDeps, queues.events, job), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   await queues.maintenance.upsertJobScheduler('sweep', { every: options.sweepEveryMs ?? SWEEP_EVERY_MS }, { name: 'sweep' });
   return {

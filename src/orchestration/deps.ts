@@ -17,6 +17,8 @@ export interface SyncDeps {
   maxPaceWaitMs?: number;
   /** OAuth apps, for refreshing OAuth connections' tokens. */
   oauthApps?: Partial<Record<Provider, OAuthApp>>;
+  /** EVENT_TARGET_ALLOWED: internal event receivers the operator admits. */
+  eventTargetsAllowed?: readonly string[] | undefined;
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {

@@ -4,6 +4,7 @@ import { open, type Keyring } from '../model/store/secrets.ts';
 import { deactivateSubscription } from '../model/events/subscriptions.ts';
 import { postEvent, SEND_TIMEOUT_MS, type SendResult } from './event-sender.ts';
 import { signedHeaders } from './event-signature.ts';
+import { allowList } from './event-target-rule.ts';
 
 /** The retry schedule of a delivery (see eventsJobOptions in src/jobs/queues.ts). */
 export const RETRY_BASE_MS = 5_000;
@@ -21,6 +22,8 @@ export interface EventDeps {
   keyring: Keyring | undefined;
   /** The first retry's delay; tests shorten it. */
   retryBaseMs?: number | undefined;
+  /** EVENT_TARGET_ALLOWED: internal receivers the operator admits (loopback, private, link-local are refused otherwise). */
+  eventTargetsAllowed?: readonly string[] | undefined;
 }
 
 /** 5 s × 2^(attempt-1), capped at 1 h, with up to 10% jitter so failed receivers are not hit in lockstep. */
@@ -42,14 +45,16 @@ async function send(deps: EventDeps, { delivery, subscription }: Claimed): Promi
   }
   const { type, timestamp, data } = delivery.payload;
   const body = JSON.stringify({ type, timestamp, data });
-  return postEvent(subscription.url, body, signedHeaders(secret, delivery.eventId, body));
+  return postEvent(subscription.url, body, signedHeaders(secret, delivery.eventId, body), { allowed: allowList(deps.eventTargetsAllowed) });
 }
 
 /** Records a failed send; answers whether the head still blocks the subscription (and until when). */
 async function recordFailedSend(deps: EventDeps, claim: Claimed, result: Extract<SendResult, { ok: false }>) {
   if (result.gone) await deactivateSubscription(deps.db, claim.subscription.id);
   const retryInMs = retryDelayMs(claim.delivery.attempts, deps.retryBaseMs, result.retryAfterMs);
-  const status = await recordFailure(deps.db, claim.delivery, { statusCode: result.statusCode, error: result.error, retryInMs, retryWindowMs: RETRY_WINDOW_MS });
+  // A refused target stays refused until the operator or the URL changes: fail at once (a replay sends it again).
+  const retryWindowMs = result.refused ? 0 : RETRY_WINDOW_MS;
+  const status = await recordFailure(deps.db, claim.delivery, { statusCode: result.statusCode, error: result.error, retryInMs, retryWindowMs });
   return { blocked: status === 'pending', retryInMs };
 }
 

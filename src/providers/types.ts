@@ -156,7 +156,11 @@ export interface WebhookLookup {
 
 export type WebhookVerdict =
   | { refused: { status: 400 | 401; message: string; headers?: Record<string, string> } }
-  | { deliveries: { connectionId: string; events: unknown[] }[] };
+  | {
+      deliveries: { connectionId: string; events: unknown[] }[];
+      /** Events of the request that were refused while others were taken (the receiver logs them, without their body). */
+      refusedEvents?: { count: number; connectionIds: string[]; reason: string };
+    };
 
 /** What one delivery's events say: the deal ids, the events we could not read, and who closed which deal. */
 export interface ParsedEvents {
@@ -164,6 +168,23 @@ export interface ParsedEvents {
   unreadable: unknown[];
   /** Remote deal id → the CRM user whose event moved the deal's status. */
   closers: Map<string, string>;
+}
+
+/** One event an app subscribes to (and the property, for a property change). */
+export interface WebhookSubscription {
+  eventType: string;
+  propertyName?: string;
+}
+
+/** Registering the subscriptions with a CRM app's developer API. */
+export interface SubscriptionRegistration {
+  appId: string;
+  developerKey: string;
+  /** The CRM's API root when it is not the real one (sandboxes). */
+  baseUrl?: string | undefined;
+  /** Our receiver, where the app's webhooks are pointed. */
+  targetUrl: string;
+  settings: MappingSettings;
 }
 
 /** How the CRM reaches us once the connection exists. */
@@ -199,5 +220,11 @@ export interface ProviderModule {
     parse(events: unknown[]): ParsedEvents;
     /** At connection setup: registers our receiver where the API allows, or says what to do by hand. */
     setup(input: { connectionId: string; url: string; credentials: unknown; connector: CrmConnector; appSecret: string | undefined }): Promise<WebhookSetup>;
+    /**
+     * For CRMs whose apps subscribe to events by hand (setup cannot): every subscription the sync
+     * needs with these settings, and a way to register them with the app's developer API.
+     */
+    subscriptions?(settings: MappingSettings): WebhookSubscription[];
+    registerSubscriptions?(input: SubscriptionRegistration): Promise<{ created: string[]; present: string[]; inactive: string[] }>;
   };
 }

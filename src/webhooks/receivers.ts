@@ -62,6 +62,7 @@ async function receive(deps: WebhookDeps, module: ProviderModule, request: Fasti
     const { status, message, headers } = verdict.refused;
     return reply.headers(headers ?? {}).code(status).send({ status, message });
   }
+  if (verdict.refusedEvents) request.log.warn({ provider: module.id, refusedEvents: verdict.refusedEvents }, 'webhook events refused');
   const receivedAt = Date.now();
   const deliveries = verdict.deliveries.map((d) => ({ ...d, provider: module.id, receivedAt }));
   return enqueueAll(reply, request, deps.inbound, deliveries);

@@ -14,10 +14,20 @@ import { testRedis } from './redis.ts';
  * The whole outbound path on real parts: a fresh database, Redis under a prefix of its own, the API
  * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
  */
-export async function startSyncStack(options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string } = {}) {
+export async function startSyncStack(
+  options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string; eventTargetsAllowed?: SyncDeps['eventTargetsAllowed'] } = {},
+) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
-  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps };
+  const deps = {
+    db: database.db,
+    redis: redis.connect(),
+    prefix: redis.prefix,
+    keyring: { current: randomBytes(32) },
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1:9',
+    oauthApps: options.oauthApps,
+    eventTargetsAllowed: options.eventTargetsAllowed,
+  };
   const queues = createQueues(deps.redis, deps.prefix);
   const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });

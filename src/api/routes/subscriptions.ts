@@ -17,6 +17,7 @@ import {
   subscriptionView,
   updateSubscription,
 } from '../../model/events/subscriptions.ts';
+import { refuseInternalTarget } from '../../orchestration/event-targets.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 
 const tags = ['subscriptions'];
@@ -40,12 +41,19 @@ function requireKeyring(keyring: Keyring | undefined): Keyring {
  * Outbound events for workflows. No Idempotency-Key on create: the stored first response would
  * hold the signing secret in the clear.
  */
-export function subscriptionRoutes(app: FastifyInstance, db: Database, keyring: Keyring | undefined) {
+export function subscriptionRoutes(app: FastifyInstance, db: Database, keyring: Keyring | undefined, eventTargetsAllowed?: readonly string[]) {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // Refused before anything is stored (the sender checks again, at every send).
+  const checkUrl = async (url: string | undefined) => {
+    if (url !== undefined) await refuseInternalTarget(url, eventTargetsAllowed);
+  };
 
   r.post('/subscriptions', {
     schema: { tags, description: 'Subscribes a URL to event types. The signing secret is in this response only.', body: subscriptionCreateSchema, response: { 201: newSubscriptionView, ...errors } },
-  }, async (request, reply) => reply.code(201).send(await createSubscription(db, requireKeyring(keyring), request.accountId, request.body)));
+  }, async (request, reply) => {
+    await checkUrl(request.body.url);
+    return reply.code(201).send(await createSubscription(db, requireKeyring(keyring), request.accountId, request.body));
+  });
 
   r.get('/subscriptions', {
     schema: { tags, querystring: z.strictObject(pageQuery), response: { 200: listOf(subscriptionView), 400: problemSchema } },
@@ -57,7 +65,10 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database, keyring: 
 
   r.patch('/subscriptions/:id', {
     schema: { tags, params: idParams, body: subscriptionPatchSchema, response: { 200: subscriptionView, ...errors } },
-  }, (request) => updateSubscription(db, request.accountId, request.params.id, request.body));
+  }, async (request) => {
+    await checkUrl(request.body.url);
+    return updateSubscription(db, request.accountId, request.params.id, request.body);
+  });
 
   r.delete('/subscriptions/:id', {
     schema: { tags, params: idParams, response: { 204: z.null(), ...errors } },

@@ -2,6 +2,7 @@ import type { ProviderModule } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { hubspotStoredCredentials, hubspotTokenInput } from './credentials.ts';
 import { grantHubSpotTokens } from './oauth.ts';
+import { hubspotSubscriptions, registerHubSpotSubscriptions } from './webhook-subscriptions.ts';
 import { parseHubSpotEvents, receiveHubSpot, setUpHubSpotWebhooks } from './webhooks.ts';
 
 const apiRoot = 'https://api.hubapi.com';
@@ -19,5 +20,12 @@ export const hubspot: ProviderModule = {
     return new HubSpotConnector({ baseUrl: baseUrl ?? apiRoot, accessToken, pacer });
   },
   grantTokens: (app, grant, baseUrl) => grantHubSpotTokens(app, grant, baseUrl ?? apiRoot),
-  webhooks: { routedBy: 'account', receive: receiveHubSpot, parse: parseHubSpotEvents, setup: setUpHubSpotWebhooks },
+  webhooks: {
+    routedBy: 'account',
+    receive: receiveHubSpot,
+    parse: parseHubSpotEvents,
+    setup: setUpHubSpotWebhooks,
+    subscriptions: hubspotSubscriptions,
+    registerSubscriptions: registerHubSpotSubscriptions,
+  },
 };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CrmConnector, ParsedEvents, WebhookLookup, WebhookRequest, WebhookSetup, WebhookVerdict } from '../types.ts';
-import { headerValue, parseJsonBody } from '../webhook-body.ts';
+import { headerValue, parseJsonBody, tooDeep } from '../webhook-body.ts';
 import { PipedriveConnector } from './connector.ts';
 import { pipedriveWebhook, type PipedriveWebhook } from './payloads.ts';
 import { basicAuthMatches } from './webhook-auth.ts';
@@ -14,6 +14,8 @@ export async function receivePipedrive(request: WebhookRequest, lookup: WebhookL
   if (!target?.secret || !basicAuthMatches(headerValue(request.headers.authorization), JSON.parse(target.secret) as { user: string; password: string })) {
     return { refused: { status: 401, message: 'invalid credentials', headers: { 'www-authenticate': 'Basic realm="crm-sync"' } } };
   }
+  const deep = tooDeep(request.rawBody);
+  if (deep) return deep;
   const body = pipedriveWebhook.safeParse(parseJsonBody(request.rawBody));
   if (!body.success) return { refused: { status: 400, message: 'the body must be a Pipedrive webhook: a JSON object with meta' } };
   return { deliveries: [{ connectionId: target.id, events: [body.data] }] };
