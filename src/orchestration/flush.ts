@@ -194,7 +194,7 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
       const problems = result.problems.length ? { mapping: result.problems } : null;
       await setRecordProblems(tx, problemKey, fromMapping(result.problems));
-      const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
+      const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields, result.problems.map((m) => m.field)), canonicalId: opportunityId };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }
