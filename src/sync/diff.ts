@@ -77,6 +77,24 @@ export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered
   return next;
 }
 
+/**
+ * After a create: the fields we left empty (not sent, so absent from the base) that the CRM filled
+ * in by default (Pipedrive makes the token's user the owner) go into the base as the CRM holds them,
+ * with canonical's empty value unheld. So the default's echo is nothing new, no push tries to clear
+ * it, and a person's later change to that field in the CRM is a change like any other.
+ */
+export function withCrmDefaults(base: Base, answered: Partial<SyncFields> = {}): Base {
+  const next: Base = { ...base };
+  const unheld: Record<string, unknown> = { ...base.unheld };
+  for (const name of Object.keys(answered) as (keyof SyncFields)[]) {
+    if (name in base || name === 'contact' || name === 'attributes') continue;
+    (next as Record<string, unknown>)[name] = answered[name];
+    if (!sameValue(name, null, answered[name])) unheld[name] = null;
+  }
+  if (Object.keys(unheld).length) next.unheld = unheld as Partial<SyncFields>;
+  return next;
+}
+
 const refusedAttributes = (refused: string[], pushed: Partial<SyncFields>) =>
   refused.flatMap((field) => (field.startsWith('attributes.') ? [field.slice('attributes.'.length)] : [])).filter((key) => pushed.attributes && key in pushed.attributes);
 
