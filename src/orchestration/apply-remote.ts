@@ -20,6 +20,7 @@ import {
 import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
 import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { createFromRemote } from './canonical-writes.ts';
+import { validInbound } from './inbound-validation.ts';
 import { clearRecordProblems, fromMapping } from './record-problems.ts';
 import { RetrySoon } from './retry-soon.ts';
 
@@ -48,7 +49,8 @@ type Recorder = (opportunityId: string, kind: string, extra?: Partial<SyncEvent>
  * One remote deal as the CRM has it now, merged into the canonical store in the caller's
  * transaction, under a lock on its link: webhooks, reconciliation and backfill all come here.
  */
-export async function applyRemoteState(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState): Promise<ApplyResult> {
+export async function applyRemoteState(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, received: RemoteState): Promise<ApplyResult> {
+  const state = await validInbound(tx, connection.accountId, received);
   const events: SyncEvent[] = [];
   const record: Recorder = (opportunityId, kind, extra = {}) =>
     events.push({ accountId: connection.accountId, opportunityId, connectionId: connection.id, kind, ...extra });

@@ -6,7 +6,7 @@ import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, save
 import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
 import type { SyncFields } from '../sync/fields.ts';
 import { syncFieldsOf } from '../sync/fields.ts';
-import { baseAfterWrite, changedSince, differsFromBase, outboundFields, type Base } from '../sync/diff.ts';
+import { baseAfterWrite, changedSince, differsFromBase, outboundFields, withCrmDefaults, type Base } from '../sync/diff.ts';
 import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { fromMapping, wholeRecord } from './record-problems.ts';
@@ -194,7 +194,8 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
       const problems = result.problems.length ? { mapping: result.problems } : null;
       await setRecordProblems(tx, problemKey, fromMapping(result.problems));
-      const baseSnapshot = { ...baseAfterWrite(base, p.request.fields, result.fields), canonicalId: opportunityId };
+      const written = baseAfterWrite(base, p.request.fields, result.fields, result.problems.map((m) => m.field));
+      const baseSnapshot = { ...(p.work.link ? written : withCrmDefaults(written, result.fields)), canonicalId: opportunityId };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }

@@ -4,6 +4,8 @@ export interface FieldContext {
   settings: MappingSettings;
   /** What could not be translated: recorded on the link and the connection, never dropped. */
   problems: MappingProblem[];
+  /** The write makes a new deal: the CRM must place it somewhere, so defaults apply that an update never uses. */
+  creating?: boolean;
 }
 
 /**

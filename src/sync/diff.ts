@@ -43,14 +43,24 @@ export function baseAfterPush(base: Partial<SyncFields>, pushed: Partial<SyncFie
 
 /**
  * The base after a push, corrected by what the CRM says it holds now: for each field we sent, its
- * answer wins over what we sent (a value it could not take, a default it filled in), and the value
- * it could not take is remembered as unheld, so it is not sent again until canonical changes it.
+ * answer wins over what we sent (a value it normalised, a default it filled in), and the value it
+ * could not take is remembered as unheld, so it is not sent again until canonical changes it.
  * Contacts and attributes the answer does not describe keep the pushed values.
+ *
+ * `refused`: the fields (and `attributes.<key>`) the mapping could not translate, so nothing was
+ * written for them. The base never pretends they were: it keeps what the CRM holds (its answer, else
+ * the old base), and they are not unheld, so every later push tries them again (a mapping added
+ * since sends them) and records the problem again while it lasts.
  */
-export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered: Partial<SyncFields> = {}): Base {
+export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered: Partial<SyncFields> = {}, refused: string[] = []): Base {
   const next: Base = baseAfterPush(base, pushed);
   const unheld: Record<string, unknown> = { ...base.unheld };
   for (const name of Object.keys(pushed) as (keyof SyncFields)[]) {
+    if (refused.includes(name)) {
+      delete unheld[name];
+      (next as Record<string, unknown>)[name] = name in answered ? answered[name] : base[name];
+      continue;
+    }
     if (name === 'contact' || name === 'attributes' || !(name in answered)) continue;
     delete unheld[name];
     // Held as sent (1200 for "1200.00", lost for abandoned): the canonical form stays the base.
@@ -58,10 +68,35 @@ export function baseAfterWrite(base: Base, pushed: Partial<SyncFields>, answered
     (next as Record<string, unknown>)[name] = answered[name];
     unheld[name] = pushed[name];
   }
+  for (const key of refusedAttributes(refused, pushed)) {
+    if (base.attributes && key in base.attributes) next.attributes = { ...next.attributes, [key]: base.attributes[key] };
+    else delete next.attributes?.[key];
+  }
   if (Object.keys(unheld).length) next.unheld = unheld as Partial<SyncFields>;
   else delete next.unheld;
   return next;
 }
+
+/**
+ * After a create: the fields we left empty (not sent, so absent from the base) that the CRM filled
+ * in by default (Pipedrive makes the token's user the owner) go into the base as the CRM holds them,
+ * with canonical's empty value unheld. So the default's echo is nothing new, no push tries to clear
+ * it, and a person's later change to that field in the CRM is a change like any other.
+ */
+export function withCrmDefaults(base: Base, answered: Partial<SyncFields> = {}): Base {
+  const next: Base = { ...base };
+  const unheld: Record<string, unknown> = { ...base.unheld };
+  for (const name of Object.keys(answered) as (keyof SyncFields)[]) {
+    if (name in base || name === 'contact' || name === 'attributes') continue;
+    (next as Record<string, unknown>)[name] = answered[name];
+    if (!sameValue(name, null, answered[name])) unheld[name] = null;
+  }
+  if (Object.keys(unheld).length) next.unheld = unheld as Partial<SyncFields>;
+  return next;
+}
+
+const refusedAttributes = (refused: string[], pushed: Partial<SyncFields>) =>
+  refused.flatMap((field) => (field.startsWith('attributes.') ? [field.slice('attributes.'.length)] : [])).filter((key) => pushed.attributes && key in pushed.attributes);
 
 /**
  * Whether a CRM's deal says anything its base does not: a change we have not merged yet, whatever

@@ -100,7 +100,8 @@ export function attributeFromRemote(type: AttributeType, value: unknown): unknow
   if (value === null || value === undefined || value === '') return null;
   switch (type) {
     case 'number':
-      return Number.isFinite(Number(value)) ? Number(value) : null;
+      // Not a number: passed on as it is, so inbound validation reports it instead of clearing the value.
+      return Number.isFinite(Number(value)) ? Number(value) : value;
     case 'boolean':
       return value === true || value === 'true';
     case 'date':

@@ -9,7 +9,7 @@ export interface MergeInput {
    * The values last agreed with this CRM (the link's base snapshot), and `pending`: what a push
    * was sending when it last started, written before it was sent and cleared once it was saved.
    */
-  base: Partial<SyncFields> & { pending?: Partial<SyncFields> };
+  base: Partial<SyncFields> & { pending?: Partial<SyncFields>; unheld?: Partial<SyncFields> };
   /** The canonical opportunity now. */
   local: Partial<SyncFields>;
   /** The CRM's deal now, mapped to canonical terms; only the fields it speaks about. */
@@ -58,7 +58,10 @@ function decide(field: string, key: keyof SyncFields, values: { base: unknown; l
   if (direction === 'outbound') return { take: false };
   // Already what the canonical side holds (our own write, seen before its push was saved): only the base moves.
   if (unchanged(field, local, remote)) return { take: false, agreed: true };
-  if (sameValue(field, local, base)) return { take: true };
+  // Canonical as last agreed: the base, or the value we sent that this CRM did not hold (a default
+  // it filled in instead): a person's change in the CRM is then simply taken, not a conflict.
+  const unheld = input.base.unheld;
+  if (sameValue(field, local, base) || (key !== 'attributes' && unheld && key in unheld && sameValue(field, local, unheld[key]))) return { take: true };
   const rule: Policy = direction === 'inbound' ? 'remote' : (input.policy.fields[key] ?? input.policy.default);
   const localAt = Date.parse(input.localChangedAt[field] ?? '') || 0;
   const remoteWins = rule === 'remote' || (rule === 'newest' && input.remoteChangedAt.getTime() > localAt);
@@ -106,6 +109,15 @@ export function mergeDeal(input: MergeInput): MergeResult {
     if (decision.take || decision.conflict) base.attributes = { ...base.attributes, [attribute]: values.remote };
     if (decision.take) toCanonical.attributes = { ...toCanonical.attributes, [attribute]: values.remote };
   }
+  forgetUnheldWhereBaseMoved(base as MergeInput['base'], input.base);
   const ours = Object.keys(input.base.pending ?? {}).some((key) => !sameValue(key, base[key as keyof SyncFields], input.local[key as keyof SyncFields]));
   return { toCanonical, base, conflicts, echo: !incoming, pushBack: ours || conflicts.some((c) => c.winner === 'canonical') };
+}
+
+/** A field whose base moved (taken, agreed) is no longer one the CRM failed to hold: it is sent again when canonical differs. */
+function forgetUnheldWhereBaseMoved(base: MergeInput['base'], before: MergeInput['base']) {
+  if (!before.unheld) return;
+  const unheld = Object.fromEntries(Object.entries(before.unheld).filter(([key]) => sameValue(key, base[key as keyof SyncFields], before[key as keyof SyncFields])));
+  if (Object.keys(unheld).length) base.unheld = unheld;
+  else delete base.unheld;
 }

@@ -104,7 +104,7 @@ describe('HubSpot mapping', () => {
     const out = toHubSpot(canonicalId, { stage: 'mystery', assigneeId: 'user-zed' }, hubspotSettings);
     expect(out.problems.map((p) => p.field)).toEqual(['stage', 'assigneeId']);
     const back = fromHubSpot({ pipeline: 'default', dealstage: 'contractsent', hubspot_owner_id: '102' }, hubspotSettings);
-    expect(back.problems.map((p) => p.field)).toEqual(['dealstage', 'hubspot_owner_id']);
+    expect(back.problems.map((p) => p.field)).toEqual(['stage', 'assigneeId']);
   });
 
   it('sends only the fields it is given', () => {
@@ -153,12 +153,12 @@ describe('Pipedrive mapping', () => {
   it('writes the pipeline only when no stage says it, and syncs source through the named custom field', () => {
     expect(toPipedrive(canonicalId, { stage: 'proposal', pipeline: 'default' }, pipedriveSettings).input).not.toHaveProperty('pipeline_id');
     expect(toPipedrive(canonicalId, { stage: null, pipeline: 'default' }, pipedriveSettings).input).toMatchObject({ pipeline_id: 1 });
-    expect(fromPipedrive({ id: 1, pipeline_id: 7 }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['pipeline_id']);
+    expect(fromPipedrive({ id: 1, pipeline_id: 7 }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['pipeline']);
     expect(toPipedrive(canonicalId, { source: 'Web' }, pipedriveSettings).input.custom_fields).toEqual({ [pipedriveSettings.canonicalIdField]: canonicalId, [pipedriveSettings.sourceField!]: 'Web' });
   });
 
   it('reports an unmapped stage and owner', () => {
     expect(toPipedrive(canonicalId, { stage: 'mystery', assigneeId: 'user-zed' }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['stage', 'assigneeId']);
-    expect(fromPipedrive({ id: 1, stage_id: 5, owner_id: 1 }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['stage_id', 'owner_id']);
+    expect(fromPipedrive({ id: 1, stage_id: 5, owner_id: 1 }, pipedriveSettings).problems.map((p) => p.field)).toEqual(['stage', 'assigneeId']);
   });
 });

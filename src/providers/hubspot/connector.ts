@@ -103,7 +103,7 @@ export class HubSpotConnector implements CrmConnector {
   async push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]> {
     const results: PushResult[] = [];
     for (const batch of chunks(requests, BATCH)) {
-      const mapped = batch.map((r) => ({ request: r, ...toHubSpot(r.canonicalId, r.fields, settings) }));
+      const mapped = batch.map((r) => ({ request: r, ...toHubSpot(r.canonicalId, r.fields, settings, !r.remoteId) }));
       const creates = mapped.filter((m) => !m.request.remoteId);
       const updates = mapped.filter((m) => m.request.remoteId);
       const written = new Map<string, ReadDeal>();

@@ -24,13 +24,47 @@ function property<K extends 'title' | 'description' | 'amount' | 'lostReason'>(k
   };
 }
 
-/** The pipeline a deal goes to: its stage's, else its canonical pipeline's, else the default. */
-function pipelineIdFor(fields: Partial<SyncFields>, settings: MappingSettings, context: FieldContext) {
-  const stage = fields.stage ? settings.stages.find((s) => s.stage === fields.stage) : undefined;
-  if (fields.stage && !stage) context.problems.push({ field: 'stage', value: fields.stage, message: 'no HubSpot stage is mapped to this stage' });
+/** The canonical stage's HubSpot stage, if one is mapped (an open deal's stage problem is recorded by the caller). */
+const mappedStage = (fields: Partial<SyncFields>, settings: MappingSettings) => (fields.stage ? settings.stages.find((s) => s.stage === fields.stage) : undefined);
+
+/**
+ * The HubSpot pipeline the deal belongs in: its stage's, else its canonical pipeline's, else (no
+ * pipeline said, or a create, which must go somewhere) the default. An unmapped canonical pipeline
+ * on an update gives none: the deal stays where it is rather than moving to a guess.
+ */
+function pipelineIdFor(fields: Partial<SyncFields>, stage: MappingSettings['stages'][number] | undefined, context: FieldContext) {
+  const { settings, problems } = context;
   const pipeline = fields.pipeline && settings.pipelines.length ? settings.pipelines.find((p) => p.pipeline === fields.pipeline) : undefined;
-  if (fields.pipeline && settings.pipelines.length && !pipeline) context.problems.push({ field: 'pipeline', value: fields.pipeline, message: 'no HubSpot pipeline is mapped to this pipeline' });
-  return { stage, pipelineId: stage?.pipelineId ?? pipeline?.pipelineId ?? settings.defaultPipelineId };
+  const unmapped = Boolean(fields.pipeline && settings.pipelines.length && !pipeline);
+  if (unmapped) problems.push({ field: 'pipeline', value: fields.pipeline!, message: 'no HubSpot pipeline is mapped to this pipeline; the HubSpot deal keeps its pipeline' });
+  if (stage) return stage.pipelineId;
+  if (pipeline) return pipeline.pipelineId;
+  return unmapped && !context.creating ? undefined : settings.defaultPipelineId;
+}
+
+/**
+ * Where pipeline + dealstage put the deal, or undefined to leave them as HubSpot has them. A value
+ * with no HubSpot counterpart is never replaced by a guess on an existing deal (DESIGN §4): the
+ * problem is recorded and HubSpot keeps its stage. Only a create, which HubSpot must place
+ * somewhere, or a deal with no stage at all (a reopen, a pipeline move) takes the pipeline's first
+ * mapped stage.
+ */
+function placement(fields: Partial<SyncFields>, context: FieldContext): { pipeline: string; dealstage: string } | undefined {
+  const { settings, problems } = context;
+  const stage = mappedStage(fields, settings);
+  const pipelineId = pipelineIdFor(fields, stage, context);
+  if (fields.state && fields.state !== 'open') {
+    const closed = pipelineId ? settings.closedStages[pipelineId] : undefined;
+    if (!closed) return void problems.push({ field: 'state', value: fields.state, message: `pipeline ${pipelineId ?? fields.pipeline} has no won/lost stages mapped; the HubSpot deal keeps its stage` });
+    return { pipeline: pipelineId!, dealstage: fields.state === 'won' ? closed.won : closed.lost };
+  }
+  if (stage) return { pipeline: stage.pipelineId, dealstage: stage.stageId };
+  if (fields.stage) {
+    problems.push({ field: 'stage', value: fields.stage, message: 'no HubSpot stage is mapped to this stage; the HubSpot deal keeps its stage' });
+    if (!context.creating) return undefined;
+  }
+  const first = pipelineId ? settings.stages.find((s) => s.pipelineId === pipelineId) : undefined;
+  return first && { pipeline: first.pipelineId, dealstage: first.stageId };
 }
 
 /**
@@ -38,20 +72,11 @@ function pipelineIdFor(fields: Partial<SyncFields>, settings: MappingSettings, c
  * when its stage is a closed one. The lost reason goes with them (abandoned is closed-lost).
  */
 function writeClosing(fields: Partial<SyncFields>, out: Properties, context: FieldContext) {
-  const { settings, problems } = context;
   if (fields.state === 'abandoned') out.closed_lost_reason = fields.lostReason ?? ABANDONED_REASON;
   else if (fields.lostReason !== undefined) out.closed_lost_reason = fields.lostReason;
   if (fields.state === undefined && fields.stage === undefined && fields.pipeline === undefined) return;
-  const { stage, pipelineId } = pipelineIdFor(fields, settings, context);
-  if (fields.state && fields.state !== 'open') {
-    const closed = settings.closedStages[pipelineId];
-    if (!closed) return void problems.push({ field: 'state', value: fields.state, message: `pipeline ${pipelineId} has no won/lost stages mapped` });
-    return void Object.assign(out, { pipeline: pipelineId, dealstage: fields.state === 'won' ? closed.won : closed.lost });
-  }
-  if (stage) return void Object.assign(out, { pipeline: stage.pipelineId, dealstage: stage.stageId });
-  // Open without a stage HubSpot can hold (a reopen, a pipeline move): the pipeline's first mapped stage.
-  const first = fields.state === 'open' || fields.pipeline ? settings.stages.find((s) => s.pipelineId === pipelineId) : undefined;
-  if (first) Object.assign(out, { pipeline: first.pipelineId, dealstage: first.stageId });
+  const place = placement(fields, context);
+  if (place) Object.assign(out, place);
 }
 
 function stateFrom(p: Properties, settings: MappingSettings): SyncFields['state'] | undefined {
@@ -85,7 +110,7 @@ export const hubspotFields: FieldMap<Properties, Properties> = {
     read(p, { settings, problems }) {
       if (!p.dealstage || stateFrom(p, settings) !== 'open') return undefined;
       const mapped = settings.stages.find((s) => s.pipelineId === p.pipeline && s.stageId === p.dealstage);
-      if (!mapped) problems.push({ field: 'dealstage', value: p.dealstage, message: 'this HubSpot stage is not mapped to a canonical stage' });
+      if (!mapped) problems.push({ field: 'stage', value: p.dealstage, message: 'this HubSpot stage is not mapped to a canonical stage' });
       return mapped?.stage;
     },
     write: writeClosing,
@@ -114,7 +139,7 @@ export const hubspotFields: FieldMap<Properties, Properties> = {
     read(p, { settings, problems }) {
       if (!('hubspot_owner_id' in p)) return undefined;
       const owner = settings.owners.find((o) => o.ownerId === p.hubspot_owner_id);
-      if (p.hubspot_owner_id && !owner) problems.push({ field: 'hubspot_owner_id', value: p.hubspot_owner_id, message: 'this HubSpot owner is not mapped to a user' });
+      if (p.hubspot_owner_id && !owner) problems.push({ field: 'assigneeId', value: p.hubspot_owner_id, message: 'this HubSpot owner is not mapped to a user' });
       return p.hubspot_owner_id && !owner ? undefined : (owner?.userId ?? null);
     },
     write(f, out, { settings, problems }) {

@@ -2,10 +2,10 @@ import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fie
 import { propertiesRead, readFields, writeFields } from '../field-map.ts';
 import { hubspotFields, type Properties } from './fields.ts';
 
-/** Canonical fields (all, or only the changed ones) → HubSpot deal properties, with our id. */
-export function toHubSpot(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings) {
+/** Canonical fields (all, or only the changed ones) → HubSpot deal properties, with our id. `creating`: a new deal, which HubSpot must place. */
+export function toHubSpot(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings, creating = false) {
   const problems: MappingProblem[] = [];
-  const properties = writeFields(hubspotFields, fields, { [settings.canonicalIdField]: canonicalId } as Properties, { settings, problems });
+  const properties = writeFields(hubspotFields, fields, { [settings.canonicalIdField]: canonicalId } as Properties, { settings, problems, creating });
   return { properties, problems };
 }
 

@@ -127,7 +127,7 @@ export class PipedriveConnector implements CrmConnector {
   async push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]> {
     const results: PushResult[] = [];
     for (const request of requests) {
-      const { input, problems } = toPipedrive(request.canonicalId, request.fields, settings);
+      const { input, problems } = toPipedrive(request.canonicalId, request.fields, settings, !request.remoteId);
       if (request.fields.contact !== undefined) input.person_id = await this.personFor(request.fields.contact, problems);
       // Searching costs 20 tokens, so only a create that may have happened before searches first.
       const remoteId = request.remoteId ? Number(request.remoteId) : request.mayExist ? await this.findByCanonicalId(request.canonicalId) : undefined;

@@ -42,7 +42,7 @@ function writeStatus(fields: Partial<SyncFields>, into: PipedriveDealInput) {
 function owner(id: number | undefined, { settings, problems }: FieldContext) {
   if (id === undefined) return undefined;
   const mapped = settings.owners.find((o) => o.ownerId === String(id));
-  if (!mapped) problems.push({ field: 'owner_id', value: String(id), message: 'this Pipedrive user is not mapped to a user' });
+  if (!mapped) problems.push({ field: 'assigneeId', value: String(id), message: 'this Pipedrive user is not mapped to a user' });
   return mapped?.userId;
 }
 
@@ -66,14 +66,14 @@ export const pipedriveFields: FieldMap<PipedriveDeal, PipedriveDealInput> = {
     read(d, { settings, problems }) {
       if (d.stage_id === undefined) return undefined;
       const mapped = settings.stages.find((s) => s.stageId === String(d.stage_id));
-      if (!mapped) problems.push({ field: 'stage_id', value: String(d.stage_id), message: 'this Pipedrive stage is not mapped to a canonical stage' });
+      if (!mapped) problems.push({ field: 'stage', value: String(d.stage_id), message: 'this Pipedrive stage is not mapped to a canonical stage' });
       return mapped?.stage;
     },
     write(f, into, { settings, problems }) {
       if (!f.stage) return;
       const mapped = settings.stages.find((s) => s.stage === f.stage);
       if (mapped) into.stage_id = Number(mapped.stageId);
-      else problems.push({ field: 'stage', value: f.stage, message: 'no Pipedrive stage is mapped to this stage' });
+      else problems.push({ field: 'stage', value: f.stage, message: 'no Pipedrive stage is mapped to this stage; the Pipedrive deal keeps its stage' });
     },
   },
   pipeline: {
@@ -81,12 +81,15 @@ export const pipedriveFields: FieldMap<PipedriveDeal, PipedriveDealInput> = {
       // A connection without a pipeline map (made before pipelines synced) says nothing about them.
       if (d.pipeline_id === undefined || settings.pipelines.length === 0) return undefined;
       const mapped = settings.pipelines.find((p) => p.pipelineId === String(d.pipeline_id));
-      if (!mapped) problems.push({ field: 'pipeline_id', value: String(d.pipeline_id), message: 'this Pipedrive pipeline is not mapped to a canonical pipeline' });
+      if (!mapped) problems.push({ field: 'pipeline', value: String(d.pipeline_id), message: 'this Pipedrive pipeline is not mapped to a canonical pipeline' });
       return mapped?.pipeline;
     },
-    write(f, into, { settings, problems }) {
-      // A stage belongs to one pipeline: Pipedrive moves the deal with its stage.
+    write(f, into, { settings, problems, creating }) {
+      // A stage belongs to one pipeline: Pipedrive moves the deal with its stage. A stage it has no
+      // counterpart for leaves an existing deal where it is: a pipeline move alone would put it in
+      // that pipeline's first stage, a guess in place of the person's choice.
       if (!f.pipeline || into.stage_id !== undefined || settings.pipelines.length === 0) return;
+      if (f.stage && !creating) return;
       const mapped = settings.pipelines.find((p) => p.pipeline === f.pipeline);
       if (mapped) into.pipeline_id = Number(mapped.pipelineId);
       else problems.push({ field: 'pipeline', value: f.pipeline, message: 'no Pipedrive pipeline is mapped to this pipeline' });

@@ -2,10 +2,10 @@ import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fie
 import { readFields, writeFields } from '../field-map.ts';
 import { pipedriveFields, type PipedriveDeal, type PipedriveDealInput } from './fields.ts';
 
-/** Canonical fields (all, or only the changed ones) → a Pipedrive deal body, with our id. */
-export function toPipedrive(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings) {
+/** Canonical fields (all, or only the changed ones) → a Pipedrive deal body, with our id. `creating`: a new deal. */
+export function toPipedrive(canonicalId: string, fields: Partial<SyncFields>, settings: MappingSettings, creating = false) {
   const problems: MappingProblem[] = [];
-  const input = writeFields(pipedriveFields, fields, { custom_fields: { [settings.canonicalIdField]: canonicalId } } as PipedriveDealInput, { settings, problems });
+  const input = writeFields(pipedriveFields, fields, { custom_fields: { [settings.canonicalIdField]: canonicalId } } as PipedriveDealInput, { settings, problems, creating });
   return { input, problems };
 }
 
