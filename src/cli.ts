@@ -100,6 +100,8 @@ async function services() {
     appSecrets: appSecrets(cfg),
     leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
     oauthApps: oauthApps(cfg),
+    // Operator-only: where a connection's baseUrl may point besides the CRMs' own APIs.
+    crmBaseUrlHosts: cfg.CRM_BASE_URL_HOSTS ?? [],
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }

@@ -17,6 +17,11 @@ export interface SyncDeps {
   maxPaceWaitMs?: number;
   /** OAuth apps, for refreshing OAuth connections' tokens. */
   oauthApps?: Partial<Record<Provider, OAuthApp>>;
+  /**
+   * The operator's CRM_BASE_URL_HOSTS: hosts (host or host:port) a connection's baseUrl may point
+   * at besides the CRM's own API (sandboxes, tests). Unset or empty: none.
+   */
+  crmBaseUrlHosts?: readonly string[];
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {

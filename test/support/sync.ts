@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
+import { parseConfig } from '../../src/config.ts';
 import type { SyncDeps } from '../../src/orchestration/deps.ts';
 import { closeQueues, createQueues } from '../../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
@@ -11,13 +12,21 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 import { testRedis } from './redis.ts';
 
 /**
+ * What an operator running the sandboxes sets (CRM_BASE_URL_HOSTS=127.0.0.1): connections may
+ * point at any port of 127.0.0.1, where the tests' sandboxes listen, and nowhere else but the CRMs'
+ * own APIs. Child processes get it through the environment, the in-process stack through its deps.
+ */
+export const SANDBOX_HOSTS_ENV = { CRM_BASE_URL_HOSTS: '127.0.0.1' };
+export const SANDBOX_HOSTS: readonly string[] = parseConfig(SANDBOX_HOSTS_ENV).CRM_BASE_URL_HOSTS!;
+
+/**
  * The whole outbound path on real parts: a fresh database, Redis under a prefix of its own, the API
  * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
  */
 export async function startSyncStack(options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string } = {}) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
-  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps };
+  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps, crmBaseUrlHosts: SANDBOX_HOSTS };
   const queues = createQueues(deps.redis, deps.prefix);
   const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });
