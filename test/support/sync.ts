@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { SyncDeps } from '../../src/orchestration/deps.ts';
+import type { SetupDeps } from '../../src/orchestration/connection-setup.ts';
 import { closeQueues, createQueues } from '../../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
@@ -26,7 +27,7 @@ export const SANDBOX_HOSTS: readonly string[] = parseConfig(SANDBOX_HOSTS_ENV).C
 export async function startSyncStack(options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string } = {}) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
-  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps, crmBaseUrlHosts: SANDBOX_HOSTS };
+  const deps = { db: database.db, redis: redis.connect(), prefix: redis.prefix, keyring: { current: randomBytes(32) }, publicUrl: options.publicUrl ?? 'http://127.0.0.1:9', oauthApps: options.oauthApps, crmBaseUrlHosts: SANDBOX_HOSTS, appSecrets: undefined as SetupDeps['appSecrets'] };
   const queues = createQueues(deps.redis, deps.prefix);
   const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });
