@@ -27,12 +27,10 @@ export function setupProblem(provider: Provider, baseUrl: string | undefined) {
   const module = providerModule(provider);
   return (error: unknown): never => {
     if (error instanceof DomainError) throw error;
-    if (error instanceof CrmError && error.status !== undefined && ['unauthorized', 'forbidden'].includes(error.code)) {
-      throw invalid([{ field: 'credentials', message: `${module.label} refused them (${error.status})` }]);
-    }
-    if (error instanceof CrmError && error.status !== undefined && error.code === 'validation') {
-      throw invalid([{ field: 'credentials', message: `${module.label} refused them (${error.status}): ${error.message}` }]);
-    }
+    // A token or code the CRM refused (a token endpoint's refusal may carry no status); a status-less
+    // `forbidden` is our own URL rule refusing what the CRM answered (an api_domain), so not the caller's.
+    const refused = error instanceof CrmError && (['unauthorized', 'validation'].includes(error.code) || (error.code === 'forbidden' && error.status !== undefined));
+    if (refused) throw invalid([{ field: 'credentials', message: `${module.label} refused them${error.status ? ` (${error.status})` : ''}: ${error.message}` }]);
     const where = new URL(baseUrl ?? module.apiRoot).host;
     const detail = error instanceof CrmError && error.code === 'network' ? `${module.label} could not be reached at ${where}` : `${module.label} at ${where} failed`;
     const cause = error instanceof Error ? error.message : String(error);
