@@ -43,7 +43,7 @@ export async function startStack() {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  const deps: SetupDeps = { db: handle.db, redis, prefix: `bench-${randomBytes(4).toString('hex')}`, keyring: { current: randomBytes(32) }, publicUrl };
+  const deps: SetupDeps = { db: handle.db, redis, prefix: `bench-${randomBytes(4).toString('hex')}`, keyring: { current: randomBytes(32) }, publicUrl, crmBaseUrlHosts: ['127.0.0.1'] };
   const queues = createQueues(redis, deps.prefix);
   const app = await buildServer({ db: handle.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });
   await app.listen({ port, host: '127.0.0.1' });

@@ -26,7 +26,7 @@ url.pathname = `/crm_sync_bench_${randomBytes(4).toString('hex')}`;
 await migrateDatabase(url.toString());
 const handle = connectDatabase(url.toString(), { max: 20 });
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
-const deps = { db: handle.db, redis, prefix: `bench-${randomBytes(4).toString('hex')}`, keyring: { current: randomBytes(32) }, publicUrl: 'http://127.0.0.1:9' };
+const deps = { db: handle.db, redis, prefix: `bench-${randomBytes(4).toString('hex')}`, keyring: { current: randomBytes(32) }, publicUrl: 'http://127.0.0.1:9', crmBaseUrlHosts: ['127.0.0.1'] };
 const hubspot = await startHubSpotSandbox({ limits: { tenSecondLimit: 190 } });
 const pipedrive = await startPipedriveSandbox({ plan: { multiplier: 2, seats: 10 }, limits: { burstLimit: 80 } });
 
@@ -48,7 +48,7 @@ try {
   await insertOpportunities(a.accountId, OPPORTUNITIES, 'HubSpot bench ');
   const connection = await createConnection(deps, a.accountId, {
     provider: 'hubspot',
-    credentials: { accessToken: hubspot.token },
+    credentials: { accessToken: hubspot.token, clientSecret: hubspot.clientSecret },
     baseUrl: hubspot.baseUrl,
     settings: { limits: { perWindow: 190 } },
   });

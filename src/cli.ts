@@ -101,6 +101,8 @@ async function services() {
     leaseMs: cfg.OUTBOUND_LEASE_SECONDS * 1000,
     oauthApps: oauthApps(cfg),
     eventTargetsAllowed: cfg.EVENT_TARGET_ALLOWED,
+    // Operator-only: where a connection's baseUrl may point besides the CRMs' own APIs.
+    crmBaseUrlHosts: cfg.CRM_BASE_URL_HOSTS ?? [],
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }

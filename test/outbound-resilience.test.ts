@@ -7,7 +7,7 @@ import { buildServer } from '../src/api/server.ts';
 import { closeQueues, createQueues } from '../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { eventually, freePort, startSandboxes } from './support/sync.ts';
+import { eventually, freePort, SANDBOX_HOSTS, SANDBOX_HOSTS_ENV, startSandboxes } from './support/sync.ts';
 
 // Bodies read back from the sandboxes' control API.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,7 +33,7 @@ let seed = 4100;
 
 function startWorker(): ChildProcess {
   const child = spawn(process.execPath, [cli, 'work', '--no-migrate'], {
-    env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, ENCRYPTION_KEY: key.toString('hex'), LOG_LEVEL: 'error', OUTBOUND_LEASE_SECONDS: '2', SWEEP_SECONDS: '1' },
+    env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, ENCRYPTION_KEY: key.toString('hex'), ...SANDBOX_HOSTS_ENV, LOG_LEVEL: 'error', OUTBOUND_LEASE_SECONDS: '2', SWEEP_SECONDS: '1' },
     stdio: 'ignore',
   });
   workers.push(child);
@@ -48,7 +48,7 @@ beforeAll(async () => {
   redis.on('error', () => {}); // refused until redis-server is up; the ping below waits for it
   await eventually(async () => (await redis.ping().catch(() => '')) === 'PONG', 'the test Redis answers', 10_000);
   database = await createTestDatabase();
-  const deps = { db: database.db, redis, prefix: 'crm-sync', keyring: { current: key }, publicUrl: 'http://127.0.0.1:9' };
+  const deps = { db: database.db, redis, prefix: 'crm-sync', keyring: { current: key }, publicUrl: 'http://127.0.0.1:9', crmBaseUrlHosts: SANDBOX_HOSTS };
   queues = createQueues(redis, 'crm-sync');
   const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
   api = { database, app, close: async () => {} };
@@ -71,7 +71,7 @@ beforeEach(async () => {
   client = await newAccount(api, 'Resilience');
   connectionIds = [];
   for (const body of [
-    { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token }, baseUrl: sandboxes.hubspot.baseUrl, settings: { limits: { perWindow: 250 } } },
+    { provider: 'hubspot', credentials: { accessToken: sandboxes.hubspot.token, clientSecret: sandboxes.hubspot.clientSecret }, baseUrl: sandboxes.hubspot.baseUrl, settings: { limits: { perWindow: 250 } } },
     { provider: 'pipedrive', credentials: { apiToken: sandboxes.pipedrive.token }, baseUrl: sandboxes.pipedrive.baseUrl, settings: { limits: { perWindow: 480 } } },
   ]) {
     const response = await client.request('POST', '/v1/connections', body);

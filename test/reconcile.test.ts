@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { backfillConnection, reconcileConnection } from '../src/orchestration/reconcile.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
-import { eventually, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
+import { eventually, SANDBOX_HOSTS_ENV, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
 
 // Bodies read back from the API and the sandboxes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -254,7 +254,7 @@ describe('backfill', () => {
     // A deal in Pipedrive that is ours already: the backfill sees it and creates nothing.
     await syncedOpportunity('Backfilled from the CLI');
     const child = spawn(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', pipedriveId], {
-      env: { ...process.env, DATABASE_URL: stack.database.url, ENCRYPTION_KEY: stack.deps.keyring.current.toString('hex'), LOG_LEVEL: 'error' },
+      env: { ...process.env, DATABASE_URL: stack.database.url, ENCRYPTION_KEY: stack.deps.keyring.current.toString('hex'), ...SANDBOX_HOSTS_ENV, LOG_LEVEL: 'error' },
     });
     let out = '';
     let err = '';

@@ -8,6 +8,7 @@ import { insertConnection } from '../src/model/connections/connections.ts';
 import { seal } from '../src/model/store/secrets.ts';
 import { newAccount, startTestApi, type Client, type TestApi } from './support/api.ts';
 import { testRedis } from './support/redis.ts';
+import { SANDBOX_HOSTS } from './support/sync.ts';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -88,7 +89,7 @@ beforeAll(async () => {
   redis = testRedis();
   const connection = redis.connect();
   queues = createQueues(connection, redis.prefix);
-  const setup = { db: api.database.db, redis: connection, prefix: redis.prefix, keyring, publicUrl: 'http://127.0.0.1:9' };
+  const setup = { db: api.database.db, redis: connection, prefix: redis.prefix, keyring, publicUrl: 'http://127.0.0.1:9', crmBaseUrlHosts: SANDBOX_HOSTS };
   syncApp = await buildServer({ db: api.database.db, logger: false, sync: { setup, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile } });
   await syncApp.ready();
 });

@@ -106,7 +106,9 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
   // Jobs a previous demo left behind belong to connections that no longer exist.
   await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));
   const keyring = cfg.ENCRYPTION_KEY ? configuredKeyring(cfg) : { current: randomBytes(32) };
-  const deps = { db: database.db, redis, prefix, keyring, publicUrl, leaseMs: 15_000, eventTargetsAllowed: cfg.EVENT_TARGET_ALLOWED };
+  // The demo's operator lets connections point at its two sandboxes, and nowhere else.
+  const crmBaseUrlHosts = [hubspot.baseUrl, pipedrive.baseUrl].map((url) => new URL(url).host);
+  const deps = { db: database.db, redis, prefix, keyring, publicUrl, leaseMs: 15_000, eventTargetsAllowed: cfg.EVENT_TARGET_ALLOWED, crmBaseUrlHosts };
   // The dashboard must open in the demo: without ADMIN_TOKEN it gets a token of its own, printed at the end.
   const adminToken = cfg.ADMIN_TOKEN ?? randomBytes(16).toString('hex');
   const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };

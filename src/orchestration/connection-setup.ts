@@ -1,27 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { CrmError } from '../providers/errors.ts';
 import type { RemoteAccount } from '../providers/types.ts';
 import { initialReconcileState } from '../model/connections/reconcile-state.ts';
-import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
+import type { ConnectionSettings } from '../sync/settings.ts';
 import { insertConnection } from '../model/connections/connections.ts';
-import { invalid } from '../model/store/errors.ts';
 import { markAllDirty } from '../model/sync-state/outbox.ts';
-import { providers, type Provider } from '../model/store/schema.ts';
-import { providerModule, providerModules, webhookUrl } from '../providers/index.ts';
+import { providers } from '../model/store/schema.ts';
+import { providerModule, webhookUrl } from '../providers/index.ts';
 import { seal } from '../model/store/secrets.ts';
 import { accountUsers } from '../model/accounts/users.ts';
-import { connectorFor, pacerFor, type Credentials } from './connectors.ts';
-import { grantTokens } from './credentials.ts';
-import { requireKeyring, type SyncDeps } from './deps.ts';
-
-const oauthCodeInput = z.strictObject({ oauthCode: z.string().min(1), redirectUri: z.url() });
+import { connectorFor, pacerFor } from './connectors.ts';
+import { accountOf, credentialsInput, credentialsOf, type CredentialDeps } from './credential-input.ts';
+import { requireKeyring } from './deps.ts';
+import { checkedSettings } from './settings-update.ts';
+import { assertBaseUrl, setupProblem } from './setup-problems.ts';
 
 export const connectionCreateSchema = z.strictObject({
   provider: z.enum(providers),
-  // Each CRM's own credentials (its provider module says which), or an OAuth code for its app.
-  credentials: z.union([oauthCodeInput, ...Object.values(providerModules).map((m) => m.credentialInput)]),
-  baseUrl: z.url().optional(),
+  credentials: credentialsInput,
+  baseUrl: z.url().optional().describe('Operator-only: accepted only for a host listed in CRM_BASE_URL_HOSTS (sandboxes, tests) or the CRM\'s own API root'),
   settings: z.record(z.string(), z.unknown()).optional(),
   /**
    * push (the default): every opportunity goes to the new CRM. backfill: the CRM already holds the
@@ -32,10 +29,8 @@ export const connectionCreateSchema = z.strictObject({
 /** As callers give it: initialSync may be left out. */
 export type ConnectionCreate = Omit<z.input<typeof connectionCreateSchema>, 'credentials'> & { credentials: Record<string, unknown> };
 
-export interface SetupDeps extends SyncDeps {
+export interface SetupDeps extends CredentialDeps {
   publicUrl: string;
-  /** The operator's app secret per CRM (a public app signs webhooks with it), from the environment. */
-  appSecrets?: Partial<Record<Provider, string>>;
 }
 
 /** The canonical key of each CRM's first pipeline. */
@@ -79,33 +74,26 @@ function defaultSettings(account: RemoteAccount, users: { id: string; email: str
   };
 }
 
-function credentialProblem(error: unknown): never {
-  if (error instanceof CrmError && ['unauthorized', 'forbidden', 'validation'].includes(error.code)) {
-    throw invalid([{ field: 'credentials', message: `the CRM refused them (${error.status})` }]);
-  }
-  throw error;
-}
-
 /** Checks the credentials, prepares the CRM, registers webhooks and stores the connection sealed. */
 export async function createConnection(deps: SetupDeps, accountId: string, input: ConnectionCreate) {
   const keyring = requireKeyring(deps);
+  const allowedHosts = deps.crmBaseUrlHosts ?? [];
+  assertBaseUrl(input.provider, input.baseUrl, allowedHosts, 'baseUrl');
+  assertBaseUrl(input.provider, input.settings?.baseUrl, allowedHosts, 'settings.baseUrl');
+  const baseUrl = input.baseUrl ?? (input.settings?.baseUrl as string | undefined);
   const id = randomUUID();
-  const credentials = await credentialsOf(deps, input);
+  const credentials = await credentialsOf(deps, input.provider, input.credentials, baseUrl);
   const pacer = pacerFor(deps.redis, deps.prefix, id, input.provider, { limits: {} });
-  const connector = connectorFor(input.provider, credentials, input.baseUrl, pacer);
-  const account = await connector.account().catch(credentialProblem);
-  const canonicalIdField = await connector.prepare();
+  const connector = connectorFor(input.provider, credentials, baseUrl, pacer, allowedHosts);
+  const crmFailure = setupProblem(input.provider, baseUrl);
+  const account = await accountOf(input.provider, connector, baseUrl);
+  const canonicalIdField = await connector.prepare().catch(crmFailure);
   const defaults = defaultSettings(account, await accountUsers(deps.db, accountId), canonicalIdField);
-  const parsed = connectionSettingsSchema.safeParse({ ...defaults, baseUrl: input.baseUrl, ...input.settings });
-  if (!parsed.success) throw invalid(parsed.error.issues.map((i) => ({ field: ['settings', ...i.path.map(String)].join('.'), message: i.message })));
+  const settings = await checkedSettings(deps, accountId, connector, { ...defaults, baseUrl, ...input.settings }, Object.keys(input.settings ?? {}), 'settings', account);
 
-  const webhook = await providerModule(input.provider).webhooks.setup({
-    connectionId: id,
-    url: webhookUrl(deps.publicUrl, input.provider, id),
-    credentials,
-    connector,
-    appSecret: deps.appSecrets?.[input.provider],
-  });
+  const webhook = await providerModule(input.provider)
+    .webhooks.setup({ connectionId: id, url: webhookUrl(deps.publicUrl, input.provider, id), credentials, connector, appSecret: deps.appSecrets?.[input.provider] })
+    .catch(crmFailure);
   const sealed = seal(JSON.stringify(credentials), keyring);
   const view = await deps.db.transaction(async (tx) => {
     const created = await insertConnection(tx, {
@@ -116,7 +104,7 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
       credentialsKeyId: sealed.keyId,
       webhookSecret: webhook.secret ? seal(webhook.secret, keyring).sealed : null,
       remoteAccountId: account.remoteAccountId,
-      settings: parsed.data,
+      settings,
       reconcileCursor: initialReconcileState(),
     });
     // What the account already has goes out to the new CRM too (after the backfill, when asked for one).
@@ -124,17 +112,4 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
     return created;
   });
   return { ...view, webhook: webhook.view };
-}
-
-/** The credentials to store: as given, when they are this CRM's kind, or the tokens an OAuth code is worth. */
-async function credentialsOf(deps: SetupDeps, input: ConnectionCreate): Promise<Credentials> {
-  const given = input.credentials;
-  if ('oauthCode' in given && typeof given.oauthCode === 'string') {
-    const grant = { code: given.oauthCode, redirectUri: String(given.redirectUri) };
-    return grantTokens(input.provider, deps.oauthApps?.[input.provider], grant, input.baseUrl).catch(credentialProblem);
-  }
-  const module = providerModule(input.provider);
-  const parsed = module.credentialInput.safeParse(given);
-  if (!parsed.success) throw invalid([{ field: 'credentials', message: `these are not ${module.label} credentials: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}` }]);
-  return parsed.data as Credentials;
 }

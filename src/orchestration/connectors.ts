@@ -18,6 +18,11 @@ export function pacerFor(redis: Redis, prefix: string, connectionId: string, pro
   return new RedisPacer(redis, { prefix, connectionId, provider, limits: rateLimitsFor(provider, settings), maxWaitMs });
 }
 
-export function connectorFor(provider: Provider, credentials: Credentials, baseUrl: string | undefined, pacer: Pacer): CrmConnector {
-  return providerModule(provider).connector({ credentials, baseUrl, pacer });
+/**
+ * The CRM's connector. Its credentials go only to the CRM's own API root or to a host on the
+ * operator's allow-list (CRM_BASE_URL_HOSTS): any other baseUrl is a fatal connection CrmError here,
+ * before a request is made.
+ */
+export function connectorFor(provider: Provider, credentials: Credentials, baseUrl: string | undefined, pacer: Pacer, allowedHosts: readonly string[]): CrmConnector {
+  return providerModule(provider).connector({ credentials, baseUrl, pacer, allowedHosts });
 }

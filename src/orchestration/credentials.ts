@@ -13,10 +13,11 @@ const refreshMargin = (c: OAuthCredentials) => Math.min(REFRESH_MARGIN_MS, (c.ex
 const LOCK_MS = 30_000;
 
 /** Trades an authorization code (or a refresh token) for tokens with the CRM's OAuth app. */
-export async function grantTokens(provider: Provider, app: OAuthApp | undefined, grant: OAuthGrant, baseUrl: string | undefined): Promise<OAuthCredentials> {
+export async function grantTokens(provider: Provider, app: OAuthApp | undefined, grant: OAuthGrant, baseUrl: string | undefined, allowedHosts: readonly string[]): Promise<OAuthCredentials> {
   const module = providerModule(provider);
   if (!app) throw new CrmError(provider, 'validation', `no ${module.label} OAuth app is configured (${provider.toUpperCase()}_CLIENT_ID / _CLIENT_SECRET)`);
-  return module.grantTokens(app, grant, baseUrl);
+  // The app's secret and the refresh token go only where the connection's access token may go.
+  return module.grantTokens(app, grant, baseUrl, allowedHosts);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,7 +28,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * hundred busy workers make one refresh, not a hundred.
  */
 export async function freshCredentials(
-  deps: SyncDeps & { oauthApps?: Partial<Record<Provider, OAuthApp>> },
+  deps: SyncDeps,
   connectionId: string,
   current?: ConnectionRow,
 ): Promise<Credentials> {
@@ -52,7 +53,7 @@ export async function freshCredentials(
     if (!stale(credentials)) return credentials;
     const oauth = credentials as Credentials & OAuthCredentials;
     const baseUrl = (row.settings as { baseUrl?: string }).baseUrl;
-    const renewed = await grantTokens(row.provider, deps.oauthApps?.[row.provider], { refreshToken: oauth.refreshToken }, baseUrl);
+    const renewed = await grantTokens(row.provider, deps.oauthApps?.[row.provider], { refreshToken: oauth.refreshToken }, baseUrl, deps.crmBaseUrlHosts ?? []);
     const sealed = seal(JSON.stringify(renewed), keyring);
     await updateCredentials(deps.db, connectionId, sealed.sealed, sealed.keyId);
     return renewed;

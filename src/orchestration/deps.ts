@@ -19,6 +19,11 @@ export interface SyncDeps {
   oauthApps?: Partial<Record<Provider, OAuthApp>>;
   /** EVENT_TARGET_ALLOWED: internal event receivers the operator admits. */
   eventTargetsAllowed?: readonly string[] | undefined;
+  /**
+   * The operator's CRM_BASE_URL_HOSTS: hosts (host or host:port) a connection's baseUrl may point
+   * at besides the CRM's own API (sandboxes, tests). Unset or empty: none.
+   */
+  crmBaseUrlHosts?: readonly string[];
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {

@@ -10,8 +10,8 @@ import { baseAfterWrite, changedSince, differsFromBase, outboundFields, withCrmD
 import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { applyRemoteState } from './apply-remote.ts';
 import { fromMapping, wholeRecord } from './record-problems.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
-import { freshCredentials } from './credentials.ts';
+import { pacerFor } from './connectors.ts';
+import { connectionConnector } from './crm-connection.ts';
 import type { SyncDeps } from './deps.ts';
 
 /** Rows per flush: one HubSpot batch call. */
@@ -67,9 +67,8 @@ export async function flushConnection(deps: SyncDeps, connectionId: string): Pro
   const connection = await connectionForWorker(deps.db, connectionId);
   if (!connection || connection.status !== 'active') return { pushed: 0, removed: 0, more: false };
   const settings = connectionSettingsSchema.parse(connection.settings);
-  const credentials = await freshCredentials(deps, connectionId, connection);
   const pacer = pacerFor(deps.redis, deps.prefix, connectionId, connection.provider, settings, deps.maxPaceWaitMs);
-  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
+  const connector = await connectionConnector(deps, connection, settings, pacer);
 
   const leaseMs = deps.leaseMs ?? CLAIM_LEASE_MS;
   const claims = await claimDirty(deps.db, connectionId, FLUSH_BATCH, leaseMs);

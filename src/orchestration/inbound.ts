@@ -4,8 +4,8 @@ import { recordSyncEvents } from '../model/sync-state/links.ts';
 import { resolveAliases } from '../model/sync-state/remote-changes.ts';
 import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
 import { providerModule } from '../providers/index.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
-import { freshCredentials } from './credentials.ts';
+import { pacerFor } from './connectors.ts';
+import { connectionConnector } from './crm-connection.ts';
 import type { SyncDeps } from './deps.ts';
 
 /** One webhook delivery's events for one connection, as received. */
@@ -25,8 +25,7 @@ export async function processDelivery(deps: SyncDeps, delivery: Delivery): Promi
   if (!connection) return 'gone';
   if (connection.status !== 'active') return 'paused';
   const settings = connectionSettingsSchema.parse(connection.settings);
-  const credentials = await freshCredentials(deps, connection.id, connection);
-  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings, deps.maxPaceWaitMs));
+  const connector = await connectionConnector(deps, connection, settings, pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings, deps.maxPaceWaitMs));
   const { ids, unreadable, closers } = providerModule(connection.provider).webhooks.parse(delivery.events);
   // Never dropped silently: what could not be read is on the connection's timeline for admins.
   const kept = unreadable.map((event) => ({ accountId: connection.accountId, opportunityId: null, connectionId: connection.id, kind: 'unreadable_event', detail: { event } }));

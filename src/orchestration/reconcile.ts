@@ -4,8 +4,8 @@ import { connectionForWorker, type ConnectionRow } from '../model/connections/co
 import { markUnlinkedDirty } from '../model/sync-state/outbox.ts';
 import { parseReconcileState, saveReconcileState, type PullPosition, type ReconcileState } from '../model/connections/reconcile-state.ts';
 import { addContactsOfNewDeals, applyRemoteState, type ApplyResult } from './apply-remote.ts';
-import { connectorFor, pacerFor, rateLimitsFor } from './connectors.ts';
-import { freshCredentials } from './credentials.ts';
+import { pacerFor, rateLimitsFor } from './connectors.ts';
+import { connectionConnector } from './crm-connection.ts';
 import type { SyncDeps } from './deps.ts';
 import { BudgetShareSpent, ShareOfBudget } from './pacer.ts';
 
@@ -74,11 +74,10 @@ async function openPull(deps: SyncDeps, connectionId: string, options: PullOptio
   const connection = await connectionForWorker(deps.db, connectionId);
   if (!connection || connection.status !== 'active') return undefined;
   const settings = connectionSettingsSchema.parse(connection.settings);
-  const credentials = await freshCredentials(deps, connection.id, connection);
   const ownPacer = pacerFor(deps.redis, deps.prefix, connection.id, connection.provider, settings, deps.maxPaceWaitMs);
   const cap = Math.floor(rateLimitsFor(connection.provider, settings).daily * settings.reconcileBudgetShare);
   const pacer = budgetShare ? new ShareOfBudget(ownPacer, deps.redis, { prefix: deps.prefix, connectionId, cap }) : ownPacer;
-  const connector = connectorFor(connection.provider, credentials, settings.baseUrl, pacer);
+  const connector = await connectionConnector(deps, connection, settings, pacer);
   return { deps, connection, settings, connector, options, tally: emptyTally() };
 }
 

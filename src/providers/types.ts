@@ -77,6 +77,12 @@ export interface RemotePipeline {
   stages: { id: string; label: string; order: number; won: boolean; lost: boolean }[];
 }
 
+/** A deal field (HubSpot property, Pipedrive field by its key) and its type as the CRM names it. */
+export interface RemoteField {
+  key: string;
+  type: string;
+}
+
 export interface RemoteAccount {
   remoteAccountId: string;
   pipelines: RemotePipeline[];
@@ -88,6 +94,8 @@ export interface CrmConnector {
   readonly provider: Provider;
   /** Checks the credentials and describes the account (its id, pipelines, owners). */
   account(): Promise<RemoteAccount>;
+  /** The deal fields the CRM has: settings naming a field are checked against them. */
+  dealFields(): Promise<RemoteField[]>;
   /** Creates the canonical-id property / custom field when missing; returns its name or key. */
   prepare(): Promise<string>;
   push(requests: PushRequest[], settings: MappingSettings): Promise<PushResult[]>;
@@ -202,22 +210,32 @@ export interface ProviderModule {
   readonly id: Provider;
   /** For people: messages, logs. */
   readonly label: string;
-  /** The production API root; an operator may point a connection at another (a sandbox). */
+  /** The production API root; an operator may let a connection point at another (a sandbox) through CRM_BASE_URL_HOSTS. */
   readonly apiRoot: string;
+  /** The CRM's own API hosts (https): its credentials may go there; anywhere else only when the operator lists the host. */
+  ownsUrl(url: URL): boolean;
   /** The CRM's lowest tier; a connection's settings may raise them. */
   readonly rateLimits: RateLimits;
   /** The credentials POST /v1/connections takes for this CRM (OAuth codes are common to all). */
   readonly credentialInput: z.ZodType<Record<string, unknown>>;
-  /** A connector for stored credentials (as given, or OAuth tokens). */
-  connector(options: { credentials: unknown; baseUrl: string | undefined; pacer: Pacer }): CrmConnector;
-  /** Trades an authorization code or a refresh token for tokens at the CRM's token endpoint. */
-  grantTokens(app: OAuthApp, grant: OAuthGrant, baseUrl: string | undefined): Promise<OAuthCredentials>;
+  /**
+   * A connector for stored credentials (as given, or OAuth tokens). It refuses (a fatal connection
+   * CrmError, before any request) a URL that is neither the CRM's own nor on `allowedHosts`.
+   */
+  connector(options: { credentials: unknown; baseUrl: string | undefined; pacer: Pacer; allowedHosts: readonly string[] }): CrmConnector;
+  /** Trades an authorization code or a refresh token for tokens at the CRM's token endpoint (the same URL rule). */
+  grantTokens(app: OAuthApp, grant: OAuthGrant, baseUrl: string | undefined, allowedHosts: readonly string[]): Promise<OAuthCredentials>;
   readonly webhooks: {
     /** `account`: one URL for every connection, routed by the CRM account id in the events; `connection`: one URL each. */
     readonly routedBy: 'account' | 'connection';
     /** Checks who sent the request and splits its events by connection; refuses what it cannot trust. */
     receive(request: WebhookRequest, lookup: WebhookLookup): Promise<WebhookVerdict>;
     parse(events: unknown[]): ParsedEvents;
+    /**
+     * The credential field holding the secret webhooks are signed with, for CRMs that sign with a
+     * secret the connection brings (unless the operator's app secret signs them).
+     */
+    readonly secretField?: string;
     /** At connection setup: registers our receiver where the API allows, or says what to do by hand. */
     setup(input: { connectionId: string; url: string; credentials: unknown; connector: CrmConnector; appSecret: string | undefined }): Promise<WebhookSetup>;
     /**

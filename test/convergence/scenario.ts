@@ -4,6 +4,7 @@ import { check, snapshot } from './checker.ts';
 import { CRMS, Model, type Crm, type Opp, type Values } from './model.ts';
 import { describe, Generator, type Operation } from './operations.ts';
 import { Rng } from './random.ts';
+import { SANDBOX_HOSTS } from '../support/sync.ts';
 import { STAGES, startTenant, type SandboxFaults, type Tenant } from './tenant.ts';
 import { PREFIX, sleep, type World } from './world.ts';
 
@@ -98,7 +99,7 @@ class Scenario {
     const quiet = await this.quiet(FINAL_QUIET_MS, 5);
     if (!quiet.ok) this.problems.push(`never quiet after the faults stopped: ${quiet.reason}`);
     if (this.options.reconcile) {
-      const deps = { db: this.world.database.db, redis: this.world.redis, prefix: PREFIX, keyring: this.world.keyring };
+      const deps = { db: this.world.database.db, redis: this.world.redis, prefix: PREFIX, keyring: this.world.keyring, crmBaseUrlHosts: SANDBOX_HOSTS };
       const notify = (accountId: string) => notifyAccount(this.world.database.db, this.world.queues.outbound, accountId);
       for (const crm of CRMS) {
         const outcome = await reconcileConnection(deps, this.tenant.connectionIds[crm], { notify });

@@ -9,7 +9,7 @@ import { buildServer } from '../../src/api/server.ts';
 import { closeQueues, createQueues, INBOUND_QUEUE, OUTBOUND_QUEUE, RECONCILE_QUEUE, type Queues } from '../../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../support/sync.ts';
+import { freePort, SANDBOX_HOSTS, SANDBOX_HOSTS_ENV } from '../support/sync.ts';
 
 /**
  * The machinery every seed shares: one database, a Redis server of our own (the workers' queue
@@ -223,7 +223,7 @@ export async function startWorld(): Promise<World> {
   const keyring = { current: randomBytes(32) };
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  const deps = { db: database.db, redis, prefix: PREFIX, keyring, publicUrl };
+  const deps = { db: database.db, redis, prefix: PREFIX, keyring, publicUrl, crmBaseUrlHosts: SANDBOX_HOSTS };
   const queues = createQueues(redis, PREFIX);
   const app = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound } });
   await app.listen({ port, host: '127.0.0.1' });
@@ -233,6 +233,7 @@ export async function startWorld(): Promise<World> {
       ...process.env,
       DATABASE_URL: database.url,
       ENCRYPTION_KEY: keyring.current.toString('hex'),
+      ...SANDBOX_HOSTS_ENV,
       LOG_LEVEL: 'info',
       // A killed worker's leased outbox rows come back after 2 s; the sweeper looks every second.
       OUTBOUND_LEASE_SECONDS: '2',

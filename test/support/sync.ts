@@ -2,13 +2,23 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
+import { parseConfig } from '../../src/config.ts';
 import type { SyncDeps } from '../../src/orchestration/deps.ts';
+import type { SetupDeps } from '../../src/orchestration/connection-setup.ts';
 import { closeQueues, createQueues } from '../../src/jobs/queues.ts';
 import { startWorkers, type Workers } from '../../src/jobs/worker.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../../src/sandbox/pipedrive/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { testRedis } from './redis.ts';
+
+/**
+ * What an operator running the sandboxes sets (CRM_BASE_URL_HOSTS=127.0.0.1): connections may
+ * point at any port of 127.0.0.1, where the tests' sandboxes listen, and nowhere else but the CRMs'
+ * own APIs. Child processes get it through the environment, the in-process stack through its deps.
+ */
+export const SANDBOX_HOSTS_ENV = { CRM_BASE_URL_HOSTS: '127.0.0.1' };
+export const SANDBOX_HOSTS: readonly string[] = parseConfig(SANDBOX_HOSTS_ENV).CRM_BASE_URL_HOSTS!;
 
 /**
  * The whole outbound path on real parts: a fresh database, Redis under a prefix of its own, the API
@@ -27,6 +37,8 @@ export async function startSyncStack(
     publicUrl: options.publicUrl ?? 'http://127.0.0.1:9',
     oauthApps: options.oauthApps,
     eventTargetsAllowed: options.eventTargetsAllowed,
+    crmBaseUrlHosts: SANDBOX_HOSTS,
+    appSecrets: undefined as SetupDeps['appSecrets'],
   };
   const queues = createQueues(deps.redis, deps.prefix);
   const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });

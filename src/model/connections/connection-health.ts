@@ -13,6 +13,10 @@ export interface ConnectionOverview {
   settings: Record<string, unknown>;
   lastError: unknown;
   pendingOutbound: number;
+  /** Records with at least one sync problem (sync_problems). */
+  recordsWithProblems: number;
+  /** Whether the connection has its own webhook secret (without one, only an operator app secret verifies its webhooks). */
+  webhookSecretStored: boolean;
   /** When the oldest dirty row became dirty: the outbound lag. */
   oldestDirtyAt: Date | null;
   /** The newest pull over all its links, when asked for (it reads every link of the connection). */
@@ -30,6 +34,8 @@ type OverviewRow = {
   last_error: unknown;
   reconcile_cursor: unknown;
   pending: number;
+  problem_records: number;
+  has_webhook_secret: boolean;
   oldest_dirty: string | null;
   last_pull: string | null;
 };
@@ -41,10 +47,11 @@ export async function connectionOverview(db: Executor, options: { accountId?: st
   const lastPull = options.withLastPull ? sql`(SELECT max(l.last_pulled_at) FROM remote_links l WHERE l.connection_id = c.id)` : sql`NULL::timestamptz`;
   const rows = await db.execute<OverviewRow>(sql`
     SELECT c.id, c.account_id, a.name AS account_name, c.provider, c.status, c.settings, c.last_error, c.reconcile_cursor,
-           o.pending, o.oldest_dirty, ${lastPull} AS last_pull
+           o.pending, o.oldest_dirty, ${lastPull} AS last_pull, p.problem_records, c.webhook_secret IS NOT NULL AS has_webhook_secret
       FROM connections c
       JOIN accounts a ON a.id = c.account_id
       CROSS JOIN LATERAL (SELECT count(*)::int AS pending, min(dirty_since) AS oldest_dirty FROM outbox WHERE connection_id = c.id) o
+      CROSS JOIN LATERAL (SELECT count(DISTINCT opportunity_id)::int AS problem_records FROM sync_problems WHERE connection_id = c.id) p
       ${ofAccount}
      ORDER BY a.name, a.id, c.created_at, c.id`);
   return [...rows].map((r) => ({
@@ -56,6 +63,8 @@ export async function connectionOverview(db: Executor, options: { accountId?: st
     settings: r.settings,
     lastError: r.last_error ?? null,
     pendingOutbound: r.pending,
+    recordsWithProblems: r.problem_records,
+    webhookSecretStored: r.has_webhook_secret,
     oldestDirtyAt: asDate(r.oldest_dirty),
     lastPulledAt: asDate(r.last_pull),
     reconciliation: parseReconcileState(r.reconcile_cursor),

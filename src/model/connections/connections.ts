@@ -1,7 +1,7 @@
 import { and, asc, count, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from '../store/db.ts';
-import { conflict, invalid, notFound } from '../store/errors.ts';
+import { conflict, notFound } from '../store/errors.ts';
 import { parseReconcileState, reconcileStateSchema } from './reconcile-state.ts';
 import { connections, outbox, providers, type Provider } from '../store/schema.ts';
 import { countProblemRecords } from '../sync-state/problems.ts';
@@ -17,9 +17,14 @@ export const connectionView = z
     remoteAccountId: z.string().nullable(),
     settings: z.record(z.string(), z.unknown()),
     pendingOutbound: z.number().int(),
-    recordsWithProblems: z.number().int().describe('Linked opportunities with an unmapped value or a push error'),
-    lastSuccessAt: z.iso.datetime().nullable(),
-    lastError: z.unknown().nullable(),
+    recordsWithProblems: z.number().int().describe('Opportunities with at least one sync problem (GET /v1/connections/{id}/problems lists them)'),
+    lastSuccessAt: z.iso.datetime().nullable().describe('The last flush that went through'),
+    lastError: z
+      .object({ code: z.string(), message: z.string(), at: z.iso.datetime().nullable().describe('When it happened') })
+      .loose()
+      .nullable()
+      .describe('The latest failure, until a later success clears it (the timeline keeps every one)'),
+    webhookSecretStored: z.boolean().describe('Whether this connection has its own secret to verify the CRM’s webhooks with'),
     reconciliation: reconcileStateSchema.describe('Where reconciliation stands (cursors, last pass, its drift) and the last backfill'),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
@@ -38,11 +43,19 @@ function toView(row: Row, pendingOutbound: number, recordsWithProblems = 0): Con
     pendingOutbound,
     recordsWithProblems,
     lastSuccessAt: row.lastSuccessAt?.toISOString() ?? null,
-    lastError: row.lastError ?? null,
+    lastError: errorView(row.lastError),
+    webhookSecretStored: row.webhookSecret !== null,
     reconciliation: parseReconcileState(row.reconcileCursor),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/** Every error shown carries its time; one stored before errors did has none (null), never a made-up one. */
+function errorView(stored: unknown): ConnectionView['lastError'] {
+  if (stored === null || stored === undefined) return null;
+  const error = stored as { code?: unknown; message?: unknown; at?: unknown };
+  return { ...error, code: String(error.code ?? 'unknown'), message: String(error.message ?? ''), at: typeof error.at === 'string' ? error.at : null };
 }
 
 async function counts(db: Executor, connectionId: string) {
@@ -82,18 +95,17 @@ export async function listConnections(db: Executor, accountId: string) {
   return Promise.all(rows.map(async (row) => toView(row, ...(await counts(db, row.id)))));
 }
 
-/** A settings schema's safeParse: the store checks settings with the sync's schema without knowing it. */
-export type SettingsParser = (merged: Record<string, unknown>) => { success: true; data: Record<string, unknown> } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-
-/** Merges a partial settings object into the current settings and validates the result as a whole. */
-export async function updateSettings(db: Executor, accountId: string, id: string, patch: Record<string, unknown>, parse: SettingsParser) {
+/** The account's connection row (sealed credentials included: for orchestration, never for a view). */
+export async function ownedConnection(db: Executor, accountId: string, id: string): Promise<Row> {
   const [row] = await db.select().from(connections).where(owned(accountId, id));
   if (!row) throw notFound('connection');
-  const parsed = parse({ ...(row.settings as Record<string, unknown>), ...patch });
-  if (!parsed.success) {
-    throw invalid(parsed.error.issues.map((i) => ({ field: ['settings', ...i.path.map(String)].join('.'), message: i.message })));
-  }
-  await db.update(connections).set({ settings: parsed.data, updatedAt: new Date() }).where(eq(connections.id, id));
+  return row;
+}
+
+/** Stores settings the caller has validated (src/orchestration/settings-update.ts). */
+export async function saveSettings(db: Executor, accountId: string, id: string, settings: Record<string, unknown>) {
+  const [row] = await db.update(connections).set({ settings, updatedAt: new Date() }).where(owned(accountId, id)).returning({ id: connections.id });
+  if (!row) throw notFound('connection');
   return getConnection(db, accountId, id);
 }
 
@@ -117,7 +129,8 @@ export async function connectionForWorker(db: Executor, id: string): Promise<Row
 export async function recordConnectionOutcome(db: Executor, id: string, outcome: { error?: { code: string; message: string }; fatal?: boolean }) {
   const values = outcome.error
     ? { lastError: { ...outcome.error, at: new Date().toISOString() }, ...(outcome.fatal ? { status: 'error' as const } : {}) }
-    : { lastSuccessAt: new Date() };
+    : // A success clears the error it follows: lastError shows what is wrong now, the timeline what went wrong before.
+      { lastSuccessAt: new Date(), lastError: null };
   await db.update(connections).set({ ...values, updatedAt: new Date() }).where(eq(connections.id, id));
 }
 
@@ -129,6 +142,18 @@ export async function connectionIdsOfAccount(db: Executor, accountId: string): P
 /** After an OAuth refresh: the new tokens, sealed with the current key. */
 export async function updateCredentials(db: Executor, id: string, credentials: string, credentialsKeyId: string) {
   await db.update(connections).set({ credentials, credentialsKeyId, updatedAt: new Date() }).where(eq(connections.id, id));
+}
+
+/**
+ * Credential rotation: new sealed credentials (and webhook secret, when they carry one). With
+ * `reactivate`, a connection stopped by refused credentials is active again, its error cleared.
+ */
+export async function replaceCredentials(db: Executor, id: string, next: { credentials: string; credentialsKeyId: string; webhookSecret?: string; reactivate: boolean }) {
+  const { credentials, credentialsKeyId, webhookSecret, reactivate } = next;
+  await db
+    .update(connections)
+    .set({ credentials, credentialsKeyId, ...(webhookSecret ? { webhookSecret } : {}), ...(reactivate ? { status: 'active' as const, lastError: null } : {}), updatedAt: new Date() })
+    .where(eq(connections.id, id));
 }
 
 /** Webhook routing: the connections of one CRM account (HubSpot portalId, Pipedrive company id). */

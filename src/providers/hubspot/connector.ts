@@ -1,6 +1,8 @@
 import { Client } from '@hubspot/api-client';
 import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
-import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
+import { hubspotAccount } from './account.ts';
+import { hubspotDealFields } from './deal-fields.ts';
 import { hubspotError } from './errors.ts';
 import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';
 
@@ -57,21 +59,13 @@ export class HubSpotConnector implements CrmConnector {
     const details = await this.call(() => this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()));
     const pipelines = await this.call(() => this.client.crm.pipelines.pipelinesApi.getAll('deals'));
     const owners = await this.call(() => this.client.crm.owners.ownersApi.getPage(undefined, undefined, 500));
-    return {
-      remoteAccountId: String((details as { portalId: number }).portalId),
-      pipelines: pipelines.results.map((p) => ({
-        id: p.id,
-        label: p.label,
-        stages: p.stages.map((s) => ({
-          id: s.id,
-          label: s.label,
-          order: s.displayOrder,
-          won: s.metadata?.isClosed === 'true' && Number(s.metadata?.probability) === 1,
-          lost: s.metadata?.isClosed === 'true' && Number(s.metadata?.probability) === 0,
-        })),
-      })),
-      owners: owners.results.filter((o) => o.email).map((o) => ({ id: o.id, email: o.email!.toLowerCase() })),
-    };
+    return hubspotAccount({ details, pipelines, owners });
+  }
+
+  /** The deal properties, for checking a connection's settings against them. */
+  async dealFields(): Promise<RemoteField[]> {
+    const found = await this.call(() => this.client.crm.properties.coreApi.getAll('deals'));
+    return hubspotDealFields(found);
   }
 
   async prepare(): Promise<string> {

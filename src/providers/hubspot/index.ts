@@ -1,3 +1,4 @@
+import { checkedCrmUrl } from '../base-url.ts';
 import type { ProviderModule } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { hubspotStoredCredentials, hubspotTokenInput } from './credentials.ts';
@@ -6,22 +7,27 @@ import { hubspotSubscriptions, registerHubSpotSubscriptions } from './webhook-su
 import { parseHubSpotEvents, receiveHubSpot, setUpHubSpotWebhooks } from './webhooks.ts';
 
 const apiRoot = 'https://api.hubapi.com';
+/** HubSpot's API hosts: the global root and the EU data centre's. */
+const API_HOSTS = new Set(['api.hubapi.com', 'api-eu1.hubapi.com']);
 
 /** HubSpot deals through @hubspot/api-client. */
 export const hubspot: ProviderModule = {
   id: 'hubspot',
   label: 'HubSpot',
   apiRoot,
+  ownsUrl: (url) => url.protocol === 'https:' && API_HOSTS.has(url.hostname.toLowerCase()),
   // The lowest tier: 100 requests per rolling 10 s, 250,000 a day; search 5 per second.
   rateLimits: { windowMs: 10_000, perWindow: 100, daily: 250_000, searchPerSecond: 5 },
   credentialInput: hubspotTokenInput,
-  connector({ credentials, baseUrl, pacer }) {
+  connector({ credentials, baseUrl, pacer, allowedHosts }) {
     const { accessToken } = hubspotStoredCredentials.parse(credentials);
-    return new HubSpotConnector({ baseUrl: baseUrl ?? apiRoot, accessToken, pacer });
+    return new HubSpotConnector({ baseUrl: checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts), accessToken, pacer });
   },
-  grantTokens: (app, grant, baseUrl) => grantHubSpotTokens(app, grant, baseUrl ?? apiRoot),
+  grantTokens: (app, grant, baseUrl, allowedHosts) => grantHubSpotTokens(app, grant, checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts)),
+  // A private app signs its webhooks with its client secret; a public app with the operator's.
   webhooks: {
     routedBy: 'account',
+    secretField: 'clientSecret',
     receive: receiveHubSpot,
     parse: parseHubSpotEvents,
     setup: setUpHubSpotWebhooks,

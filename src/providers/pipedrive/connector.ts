@@ -1,7 +1,9 @@
 import { v1, v2 } from 'pipedrive';
 import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
-import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteState } from '../types.ts';
+import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
 import { pipedriveConfigurations, type PipedriveAuth } from './client.ts';
+import { pipedriveAccount } from './account.ts';
+import { pipedriveDealFields } from './deal-fields.ts';
 import { pipedriveError } from './errors.ts';
 import type { PipedriveDeal } from './fields.ts';
 import { fromPipedrive, toPipedrive } from './mapping.ts';
@@ -87,18 +89,13 @@ export class PipedriveConnector implements CrmConnector {
     const users = await this.call(pipedriveCosts.v1, () => this.users.getUsers());
     const pipelines = await this.call(pipedriveCosts.listPipelines, () => this.pipelines.getPipelines({ limit: 500 }));
     const stages = await this.call(pipedriveCosts.listStages, () => this.stages.getStages({ limit: 500 }));
-    return {
-      remoteAccountId: String(me.data!.company_id),
-      pipelines: (pipelines.data ?? []).map((p) => ({
-        id: String(p.id),
-        label: p.name ?? '',
-        // Pipedrive closes deals by status, not by stage: no stage is a won or lost stage.
-        stages: (stages.data ?? [])
-          .filter((s) => s.pipeline_id === p.id)
-          .map((s) => ({ id: String(s.id), label: s.name ?? '', order: s.order_nr ?? 0, won: false, lost: false })),
-      })),
-      owners: (users.data ?? []).filter((u) => u.email).map((u) => ({ id: String(u.id), email: u.email!.toLowerCase() })),
-    };
+    return pipedriveAccount({ me, users, pipelines, stages });
+  }
+
+  /** The deal fields (custom ones by their key), for checking a connection's settings against them. */
+  async dealFields(): Promise<RemoteField[]> {
+    const found = await this.call(pipedriveCosts.listDealFields, () => this.fields.getDealFields({ limit: 500 }));
+    return pipedriveDealFields(found);
   }
 
   async prepare(): Promise<string> {

@@ -1,3 +1,5 @@
+import { checkedCrmUrl, crmUrlAllowed } from '../base-url.ts';
+import { CrmError } from '../errors.ts';
 import type { ProviderModule } from '../types.ts';
 import { PipedriveConnector } from './connector.ts';
 import { pipedriveStoredCredentials, pipedriveTokenInput } from './credentials.ts';
@@ -11,15 +13,24 @@ export const pipedrive: ProviderModule = {
   id: 'pipedrive',
   label: 'Pipedrive',
   apiRoot,
+  // api.pipedrive.com, oauth.pipedrive.com and each company's own <company>.pipedrive.com (OAuth api_domain).
+  ownsUrl: (url) => url.protocol === 'https:' && /(^|\.)pipedrive\.com$/.test(url.hostname.toLowerCase()),
   // The lowest plan: 20 requests per 2 s burst window, 30,000 tokens a day; search 10 per 2 s.
   rateLimits: { windowMs: 2_000, perWindow: 20, daily: 30_000, searchPerSecond: 5 },
   credentialInput: pipedriveTokenInput,
-  connector({ credentials, baseUrl, pacer }) {
+  connector({ credentials, baseUrl, pacer, allowedHosts }) {
     const stored = pipedriveStoredCredentials.parse(credentials);
-    if (stored.apiToken) return new PipedriveConnector({ baseUrl: baseUrl ?? apiRoot, apiToken: stored.apiToken, pacer });
+    if (stored.apiToken) return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? apiRoot, allowedHosts), apiToken: stored.apiToken, pacer });
     // OAuth tokens work only on the account's own API domain.
-    return new PipedriveConnector({ baseUrl: baseUrl ?? stored.apiDomain ?? apiRoot, accessToken: stored.accessToken!, pacer });
+    return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? stored.apiDomain ?? apiRoot, allowedHosts), accessToken: stored.accessToken!, pacer });
   },
-  grantTokens: (app, grant, baseUrl) => grantPipedriveTokens(app, grant, baseUrl ?? PIPEDRIVE_OAUTH_ROOT),
+  async grantTokens(app, grant, baseUrl, allowedHosts) {
+    const tokens = await grantPipedriveTokens(app, grant, checkedCrmUrl(pipedrive, baseUrl ?? PIPEDRIVE_OAUTH_ROOT, allowedHosts));
+    // The answer says where the account's API lives: the access token goes there, so it must be Pipedrive's.
+    if (tokens.apiDomain !== undefined && !crmUrlAllowed(pipedrive, tokens.apiDomain, allowedHosts)) {
+      throw new CrmError('pipedrive', 'forbidden', `Pipedrive's token endpoint named an api_domain that is not a Pipedrive domain (${new URL(tokens.apiDomain, 'https://invalid').host})`);
+    }
+    return tokens;
+  },
   webhooks: { routedBy: 'connection', receive: receivePipedrive, parse: parsePipedriveEvents, setup: setUpPipedriveWebhooks },
 };

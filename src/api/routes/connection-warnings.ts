@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { Provider } from '../../model/store/schema.ts';
+import { providerModule } from '../../providers/index.ts';
+
+export const warningView = z.object({ code: z.string(), message: z.string() }).meta({ id: 'ConnectionWarning' });
+export type ConnectionWarning = z.infer<typeof warningView>;
+
+/**
+ * What an active connection cannot do although nothing failed yet. A connection stored without a
+ * webhook secret, where no operator app secret verifies its CRM's webhooks either, has every
+ * webhook refused (401): it is degraded, and says so instead of looking healthy.
+ */
+export function connectionWarnings(view: { provider: Provider; webhookSecretStored: boolean }, appSecrets: Partial<Record<Provider, string>> | undefined): ConnectionWarning[] {
+  const module = providerModule(view.provider);
+  if (view.webhookSecretStored || appSecrets?.[view.provider] || !module.webhooks.secretField) return [];
+  return [
+    {
+      code: 'webhooks_unverifiable',
+      message: `webhooks cannot be verified: this connection has no ${module.label} client secret and no operator app secret is configured, so every webhook is refused (401) and changes arrive only by reconciliation; rotate the credentials with credentials.${module.webhooks.secretField}`,
+    },
+  ];
+}
