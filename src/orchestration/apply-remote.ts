@@ -21,6 +21,7 @@ import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
 import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { createFromRemote } from './canonical-writes.ts';
 import { clearRecordProblems, fromMapping } from './record-problems.ts';
+import { ignoreEditOfDeleted } from './deleted-edits.ts';
 import { RetrySoon } from './retry-soon.ts';
 
 /**
@@ -39,8 +40,8 @@ export async function addContactsOfNewDeals(db: Database, connector: CrmConnecto
   }
 }
 
-/** What one remote deal state did to the canonical store. */
-export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted';
+/** What one remote deal state did to the canonical store (`ignored`: an edit of a deal whose opportunity was deleted, recorded). */
+export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted' | 'ignored';
 
 type Recorder = (opportunityId: string, kind: string, extra?: Partial<SyncEvent>) => void;
 
@@ -77,7 +78,7 @@ async function decide(tx: Executor, connection: ConnectionRow, settings: Connect
     return 'deleted';
   }
   const row = await lockOpportunityRow(tx, connection.accountId, link.opportunityId);
-  if (!row) return 'stale';
+  if (!row) return ignoreEditOfDeleted(tx, connection, settings, link, state, record);
   const decision = decideUpdate({ link, row, state, settings });
   if (decision.outcome === 'stale') return 'stale';
   const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
