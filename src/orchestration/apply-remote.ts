@@ -4,7 +4,7 @@ import type { ConnectionRow } from '../model/connections/connections.ts';
 import type { Database, Executor } from '../model/store/db.ts';
 import { recordSyncEvents, type LinkRow, type SyncEvent } from '../model/sync-state/links.ts';
 import { applyFieldChanges } from '../model/opportunities/opportunities.ts';
-import { isBeingPushed, markDirty } from '../model/sync-state/outbox.ts';
+import { isBeingPushed, markDirty, sentCreatesOf } from '../model/sync-state/outbox.ts';
 import {
   lockLinkByRemoteId,
   lockLiveLinksByRemoteIds,
@@ -22,6 +22,7 @@ import { setRecordProblems } from '../model/sync-state/problems.ts';
 import { createFromRemote } from './canonical-writes.ts';
 import { validInbound } from './inbound-validation.ts';
 import { clearRecordProblems, fromMapping } from './record-problems.ts';
+import { ignoreEditOfDeleted } from './deleted-edits.ts';
 import { RetrySoon } from './retry-soon.ts';
 
 /**
@@ -40,36 +41,46 @@ export async function addContactsOfNewDeals(db: Database, connector: CrmConnecto
   }
 }
 
-/** What one remote deal state did to the canonical store. */
-export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted';
+/** What one remote deal state did to the canonical store (`ignored`: an edit of a deal whose opportunity was deleted, recorded). */
+export type ApplyResult = 'applied' | 'created' | 'echoes' | 'stale' | 'deleted' | 'ignored';
 
 type Recorder = (opportunityId: string, kind: string, extra?: Partial<SyncEvent>) => void;
+
+export interface ApplyOptions {
+  /** The caller is the flush that holds this opportunity's create: no waiting for it (interrupted-creates.ts). */
+  ownCreate?: boolean;
+}
 
 /**
  * One remote deal as the CRM has it now, merged into the canonical store in the caller's
  * transaction, under a lock on its link: webhooks, reconciliation and backfill all come here.
  */
-export async function applyRemoteState(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, received: RemoteState): Promise<ApplyResult> {
+export async function applyRemoteState(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, received: RemoteState, options: ApplyOptions = {}): Promise<ApplyResult> {
   const state = await validInbound(tx, connection.accountId, received);
   const events: SyncEvent[] = [];
   const record: Recorder = (opportunityId, kind, extra = {}) =>
     events.push({ accountId: connection.accountId, opportunityId, connectionId: connection.id, kind, ...extra });
-  const result = await decide(tx, connection, settings, state, record);
+  const result = await decide(tx, connection, settings, state, record, options);
   await recordSyncEvents(tx, events);
   return result;
 }
 
-async function decide(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState, record: Recorder): Promise<ApplyResult> {
+async function decide(tx: Executor, connection: ConnectionRow, settings: ConnectionSettings, state: RemoteState, record: Recorder, options: ApplyOptions = {}): Promise<ApplyResult> {
   if (state.mergedFrom?.length) await absorbMerged(tx, connection, settings, state, record);
   const link = await lockLinkByRemoteId(tx, connection.id, state.remoteId);
-  if (!link) return state.deleted ? 'stale' : linkNewDeal(tx, connection, state, record);
+  if (!link) {
+    if (state.deleted) return 'stale';
+    const linked = await linkNewDeal(tx, connection, state, record, options);
+    // Our own create whose link was never saved: now linked with what it sent as the base, the deal is merged as any update.
+    return linked === 'merge' ? decide(tx, connection, settings, state, record) : linked;
+  }
   if (state.deleted) {
     if (link.remoteDeletedAt) return 'stale';
     await endLink(tx, connection, settings, link, record, state.mergedInto);
     return 'deleted';
   }
   const row = await lockOpportunityRow(tx, connection.accountId, link.opportunityId);
-  if (!row) return 'stale';
+  if (!row) return ignoreEditOfDeleted(tx, connection, settings, link, state, record);
   const decision = decideUpdate({ link, row, state, settings });
   if (decision.outcome === 'stale') return 'stale';
   const keys = { connectionId: connection.id, opportunityId: link.opportunityId, remoteId: link.remoteId };
@@ -110,11 +121,16 @@ async function absorbMerged(tx: Executor, connection: ConnectionRow, settings: C
 }
 
 /** A deal we have no link for: one of ours (by canonical id or external reference), or new to the account. */
-async function linkNewDeal(tx: Executor, connection: ConnectionRow, state: RemoteState, record: Recorder): Promise<ApplyResult> {
-  const match = await adoptOrCreate(tx, connection, state);
+async function linkNewDeal(tx: Executor, connection: ConnectionRow, state: RemoteState, record: Recorder, options: ApplyOptions): Promise<ApplyResult | 'merge'> {
+  const match = await adoptOrCreate(tx, connection, state, options);
+  const keys = { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId };
+  if (match.sent) {
+    await savePulledLink(tx, keys, { base: { ...match.sent.fields, canonicalId: match.id }, remoteVersion: new Date(0), remoteDeletedAt: null });
+    record(match.id, 'link_adopted', { after: state.fields, detail: { remoteId: state.remoteId, matchedBy: match.matchedBy, base: 'what our interrupted create sent' } });
+    return 'merge';
+  }
   // The base records whether the deal carries our id; if not, the next flush writes it there.
   const base = { ...state.fields, ...(state.canonicalId === match.id ? { canonicalId: match.id } : {}) };
-  const keys = { connectionId: connection.id, opportunityId: match.id, remoteId: state.remoteId };
   await savePulledLink(tx, keys, { base, remoteVersion: state.version, remoteDeletedAt: null, lastError: pullProblems(null, state) });
   await setRecordProblems(tx, { ...keys, direction: 'pull' }, fromMapping(state.problems));
   record(match.id, match.created ? 'pull_create' : 'link_adopted', { after: state.fields, detail: { remoteId: state.remoteId, matchedBy: match.matchedBy } });
@@ -127,6 +143,8 @@ interface Match {
   id: string;
   created: boolean;
   matchedBy?: 'canonicalId' | 'externalRef';
+  /** What our own create of the deal sent, when its flush failed before saving the link. */
+  sent?: { fields: Record<string, unknown> };
 }
 
 /**
@@ -145,13 +163,17 @@ async function waitForOwnCreate(tx: Executor, connectionId: string, opportunityI
 /**
  * Our canonical id on the deal first, then the ERP's external reference where the connection maps
  * one: either relinks an existing opportunity (the canonical side wins a relink, so the flush sends
- * what the CRM lacks). Anything else is a deal new to the account.
+ * what the CRM lacks), unless the deal is our own create whose flush failed after the CRM took it:
+ * then it is merged three-way against what that create sent (a person may have edited it since).
+ * Anything else is a deal new to the account.
  */
-async function adoptOrCreate(tx: Executor, connection: ConnectionRow, state: RemoteState): Promise<Match> {
+async function adoptOrCreate(tx: Executor, connection: ConnectionRow, state: RemoteState, options: ApplyOptions): Promise<Match> {
   const { accountId } = connection;
   const byId = state.canonicalId && UUID.test(state.canonicalId) ? await lockOpportunityRow(tx, accountId, state.canonicalId) : undefined;
   const byRef = !byId && state.externalRef ? await lockUnlinkedByExternalRef(tx, connection.id, accountId, state.externalRef) : undefined;
-  if (byId) await waitForOwnCreate(tx, connection.id, byId.id, state.remoteId);
+  if (byId && !options.ownCreate) await waitForOwnCreate(tx, connection.id, byId.id, state.remoteId);
+  const sent = byId && (await sentCreatesOf(tx, connection.id, [byId.id])).get(byId.id);
+  if (sent) return { id: byId.id, created: false, matchedBy: 'canonicalId', sent };
   const found = byId ?? byRef;
   if (found) {
     await markDirty(tx, accountId, [found.id]);

@@ -3,7 +3,7 @@ import type { CrmConnector, PushRequest, PushResult } from '../providers/types.t
 import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
 import { connectionForWorker, recordConnectionOutcome, type ConnectionRow } from '../model/connections/connections.ts';
 import { loadForPush, markPendingPushes, recordLinkError, recordSyncEvents, savePushedLinks, type LinkRow, type LinkUpdate, type OpportunityRow, type SyncEvent } from '../model/sync-state/links.ts';
-import { claimDirty, completeClaims, extendClaims, hasClaimableWork, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
+import { claimDirty, completeClaims, extendClaims, hasClaimableWork, markSentCreates, releaseClaims, type Claim } from '../model/sync-state/outbox.ts';
 import type { SyncFields } from '../sync/fields.ts';
 import { syncFieldsOf } from '../sync/fields.ts';
 import { baseAfterWrite, changedSince, differsFromBase, outboundFields, withCrmDefaults, type Base } from '../sync/diff.ts';
@@ -13,6 +13,7 @@ import { fromMapping, wholeRecord } from './record-problems.ts';
 import { pacerFor } from './connectors.ts';
 import { connectionConnector } from './crm-connection.ts';
 import type { SyncDeps } from './deps.ts';
+import { linkInterruptedCreates } from './interrupted-creates.ts';
 
 /** Rows per flush: one HubSpot batch call. */
 export const FLUSH_BATCH = 100;
@@ -100,10 +101,14 @@ async function flushClaims(
     });
   try {
     let plans = planAll(await load());
+    // A create tried before may have reached the CRM: its deal is linked first, merged against what it sent.
+    const retried = plans.flatMap((p) => (p.kind === 'push' && !p.work.link && p.work.claim.attempts > 1 ? [p.work.row.id] : []));
+    if (retried.length && (await linkInterruptedCreates(deps.db, connection, settings, connector, retried))) plans = planAll(await load());
     // Only deals we are about to update are read first: an echo's flush that sends nothing reads nothing.
     const updating = plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [p.work] : []));
     if (await catchUp(deps, connection, settings, connector, updating)) plans = planAll(await load());
     await markPendingPushes(deps.db, connectionId, plans.flatMap((p) => (p.kind === 'push' && p.work.link ? [{ opportunityId: p.work.row.id, fields: p.request.fields }] : [])));
+    await markSentCreates(deps.db, connectionId, plans.flatMap((p) => (p.kind === 'push' && !p.work.link ? [{ opportunityId: p.work.row.id, fields: p.request.fields }] : [])));
     const results = await send(connector, plans, settings);
     await save(deps, connection.accountId, connectionId, plans, results, claims);
     return {

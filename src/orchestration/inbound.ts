@@ -35,7 +35,7 @@ export async function processDelivery(deps: SyncDeps, delivery: Delivery): Promi
   const states = await connector.read(remoteIds, settings);
   await addContactsOfNewDeals(deps.db, connector, connection.id, states);
   for (const state of states) state.changedBy = closers.get(state.remoteId);
-  const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0 };
+  const outcome: InboundOutcome = { accountId: connection.accountId, applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0, ignored: 0 };
   for (const state of states) {
     const result = await deps.db.transaction((tx) => applyRemoteState(tx, connection, settings, state));
     outcome[result]++;

@@ -25,7 +25,7 @@ export interface PullOptions {
 
 type Phase = 'changes' | 'deletions';
 
-const emptyTally = (): PullTally => ({ applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0, seen: 0, pages: 0 });
+const emptyTally = (): PullTally => ({ applied: 0, created: 0, echoes: 0, stale: 0, deleted: 0, ignored: 0, seen: 0, pages: 0 });
 const drift = (t: PullTally) => t.applied + t.created + t.deleted;
 
 interface Pull {

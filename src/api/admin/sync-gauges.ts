@@ -38,6 +38,7 @@ export function syncGauges(registry: Registry) {
     outboundLag: gauge('crm_sync_outbound_lag_seconds', 'Age of the oldest opportunity waiting to be pushed; 0 when none waits', CONNECTION_LABELS),
     conflicts: gauge('crm_sync_conflicts_last_hour', 'Conflicts decided in the last hour', CONNECTION_LABELS),
     echoes: gauge('crm_sync_echoes_suppressed_last_hour', 'Echoes of our own writes suppressed in the last hour', CONNECTION_LABELS),
+    ignored: gauge('crm_sync_ignored_edits_last_hour', 'CRM edits of deals whose opportunity was deleted, recorded on its timeline and not synced, in the last hour', CONNECTION_LABELS),
     drift: gauge('crm_sync_reconcile_drift', 'Changes the last reconciliation pass found that webhooks had not brought', CONNECTION_LABELS),
     lastReconcile: gauge('crm_sync_reconcile_last_pass_timestamp_seconds', 'When the last reconciliation pass finished (Unix time)', CONNECTION_LABELS),
     connections: gauge('crm_sync_connections', 'Connections, by provider and state', ['provider', 'state']),
@@ -67,6 +68,7 @@ function refreshConnection(gauges: SyncGauges, c: ConnectionHealth, now: number)
   gauges.outboundLag.set(labels, c.oldestDirtyAt ? ageSeconds(c.oldestDirtyAt.getTime(), now) : 0);
   gauges.conflicts.set(labels, 0);
   gauges.echoes.set(labels, 0);
+  gauges.ignored.set(labels, 0);
   const lastPass = c.reconciliation.lastPass;
   if (lastPass) {
     gauges.drift.set(labels, lastPass.drift);
@@ -77,11 +79,11 @@ function refreshConnection(gauges: SyncGauges, c: ConnectionHealth, now: number)
 
 async function refreshRecentEvents(gauges: SyncGauges, deps: GaugeDeps, health: ConnectionHealth[], now: number) {
   const byId = new Map(health.map((c) => [c.connectionId, c]));
-  for (const { connectionId, kind, count } of await recentEventCounts(deps.db, ['conflict', 'echo_suppressed'], new Date(now - HOUR_MS))) {
+  for (const { connectionId, kind, count } of await recentEventCounts(deps.db, ['conflict', 'echo_suppressed', 'ignored'], new Date(now - HOUR_MS))) {
     const c = byId.get(connectionId);
     if (!c) continue;
     const labels = { provider: c.provider, account: c.accountId, connection: c.connectionId };
-    (kind === 'conflict' ? gauges.conflicts : gauges.echoes).set(labels, count);
+    ({ conflict: gauges.conflicts, echo_suppressed: gauges.echoes, ignored: gauges.ignored })[kind as 'conflict']?.set(labels, count);
   }
 }
 

@@ -336,6 +336,10 @@ export const outbox = pgTable(
     claimedUntil: timestamptz('claimed_until'),
     attempts: integer('attempts').notNull().default(0),
     lastError: jsonb('last_error'),
+    // Write-ahead of a create: what it sends and when, saved before the CRM sees it. If the flush
+    // fails after the CRM took the create, the deal's relink merges against it (a person's edit of
+    // the new deal meanwhile is theirs, not ours to overwrite). Cleared once the link is saved.
+    sentCreate: jsonb('sent_create').$type<{ at: string; fields: Record<string, unknown> }>(),
   },
   (t) => [
     unique('outbox_connection_opportunity_uq').on(t.connectionId, t.opportunityId),

@@ -60,12 +60,41 @@ export async function claimDirty(db: Executor, connectionId: string, limit: numb
   return [...rows].map((r) => ({ id: Number(r.id), opportunityId: r.opportunity_id, generation: r.generation, attempts: r.attempts }));
 }
 
-/** Done rows go; a row whose generation moved on (an edit during the push) stays dirty and is released. */
+/**
+ * Done rows go; a row whose generation moved on (an edit during the push) stays dirty and is
+ * released. Its create, if it made one, has its link saved now: the write-ahead goes.
+ */
 export async function completeClaims(db: Executor, claims: Claim[]): Promise<void> {
   if (claims.length === 0) return;
   const pairs = sql.join(claims.map((c) => sql`(${c.id}::bigint, ${c.generation}::int)`), sql`, `);
   await db.execute(sql`DELETE FROM outbox WHERE (id, generation) IN (VALUES ${pairs})`);
-  await releaseClaims(db, claims);
+  const ids = sql.join(claims.map((c) => sql`${c.id}`), sql`, `);
+  await db.execute(sql`UPDATE outbox SET claimed_until = NULL, sent_create = NULL WHERE id IN (${ids})`);
+}
+
+/** Write-ahead for creates (schema: outbox.sent_create), in one statement, before the CRM sees them. */
+export async function markSentCreates(db: Executor, connectionId: string, creates: { opportunityId: string; fields: unknown }[]) {
+  if (creates.length === 0) return;
+  const rows = sql.join(creates.map((c) => sql`(${c.opportunityId}::uuid, ${JSON.stringify(c.fields)}::jsonb)`), sql`, `);
+  await db.execute(sql`
+    UPDATE outbox o SET sent_create = jsonb_build_object('at', now(), 'fields', v.fields)
+      FROM (VALUES ${rows}) AS v(opportunity_id, fields)
+     WHERE o.connection_id = ${connectionId} AND o.opportunity_id = v.opportunity_id`);
+}
+
+export interface SentCreate {
+  at: string;
+  fields: Record<string, unknown>;
+}
+
+/** What an earlier create of this opportunity sent to the connection, if its link was never saved. */
+export async function sentCreatesOf(db: Executor, connectionId: string, opportunityIds: string[]): Promise<Map<string, SentCreate>> {
+  if (opportunityIds.length === 0) return new Map();
+  const ids = sql.join(opportunityIds.map((id) => sql`${id}`), sql`, `);
+  const rows = await db.execute<{ opportunity_id: string; sent_create: SentCreate }>(sql`
+    SELECT opportunity_id, sent_create FROM outbox
+     WHERE connection_id = ${connectionId} AND opportunity_id IN (${ids}) AND sent_create IS NOT NULL`);
+  return new Map([...rows].map((r) => [r.opportunity_id, r.sent_create]));
 }
 
 export async function releaseClaims(db: Executor, claims: Claim[]): Promise<void> {
