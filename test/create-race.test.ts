@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectedAccount, faults, sandboxState, settled, ui, type ConnectedAccount, type Json } from './support/people.ts';
+import { asPerson, connectedAccount, faults, sandboxState, settled, type ConnectedAccount, type Json } from './support/people.ts';
 import { eventually, startListeningStack, type SyncStack } from './support/sync.ts';
 
 /**
@@ -61,7 +61,7 @@ describe('an edit in the CRM during the flush that creates the deal', () => {
           const id = deal.custom_fields[a.pipedriveKey];
           if (!ids.includes(id) || edited.has(id)) continue;
           const title = `${deal.title} (edited in Pipedrive)`;
-          await ui(a.sandboxes.pipedrive.baseUrl, 'PATCH', `/deals/${deal.id}`, { title });
+          await asPerson(a.sandboxes.pipedrive.baseUrl, 'PATCH', `/deals/${deal.id}`, { title });
           edited.set(id, title);
         }
         return edited.size === BATCH;
@@ -87,7 +87,7 @@ describe('an edit in the CRM during the flush that creates the deal', () => {
     // requests (the create of the second deal among them), so the flush fails before saving any link.
     const first = await eventually(async () => (await sandboxState(pipedrive)).deals.find((d: Json) => ids.includes(d.custom_fields[a.pipedriveKey])), 'a first deal reaches Pipedrive', 60_000);
     const firstId: string = first.custom_fields[a.pipedriveKey];
-    await ui(pipedrive, 'PATCH', `/deals/${first.id}`, { title: 'Edited while the flush was failing' });
+    await asPerson(pipedrive, 'PATCH', `/deals/${first.id}`, { title: 'Edited while the flush was failing' });
     await faults(pipedrive, { fail5xx: 5 });
     const expected = ids.map((id) => (id === firstId ? 'Edited while the flush was failing' : `Deal ${ids.indexOf(id) + 1}`));
 

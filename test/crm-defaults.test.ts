@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
-import { asPerson, dealsOf } from './support/crm-people.ts';
+import { addSandboxPeople, asPerson, dealsOf, type Json } from './support/people.ts';
 import { eventually, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
 
 /**
@@ -11,16 +11,12 @@ import { eventually, startListeningStack, startSandboxes, type SyncStack } from 
  * in the CRM still comes in.
  */
 
-// Bodies read back from the API and the sandboxes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
 let client: Client;
 let connections: { hubspot: Json; pipedrive: Json };
 let deals: ReturnType<typeof dealsOf>;
-const users: Record<string, string> = {};
+let users: Record<string, string>;
 
 const opportunity = async (id: string): Promise<Json> => (await client.request('GET', `/v1/opportunities/${id}`)).json();
 const eventTypes = async (id: string) => (await stack.database.sql`SELECT type FROM event_deliveries WHERE opportunity_id = ${id} ORDER BY id`).map((r) => r.type as string);
@@ -34,9 +30,7 @@ beforeAll(async () => {
   sandboxes = await startSandboxes(113);
   stack = await startListeningStack();
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Defaults');
-  for (const [name, email] of [['Ana Admin', 'ana@sandbox.example'], ['Ben Seller', 'ben@sandbox.example']]) {
-    users[email] = (await client.request('POST', '/v1/users', { name, email })).json().id;
-  }
+  users = await addSandboxPeople(client);
   connections = await connectBoth(client, sandboxes);
   deals = dealsOf(sandboxes, connections.pipedrive.settings.canonicalIdField);
   // A subscriber to every change, so that each event the sync makes is recorded (its deliveries

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemsOfOpportunity } from '../src/model/sync-state/problems.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
-import { asPerson, dealsOf } from './support/crm-people.ts';
+import { addSandboxPeople, asPerson, dealsOf, type Json } from './support/people.ts';
 import { eventually, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
 
 /**
@@ -11,10 +11,6 @@ import { eventually, startListeningStack, startSandboxes, type SyncStack } from 
  * options) is a mapping problem of the pull on that field, is not stored, and keeps neither the
  * other fields of the same edit nor the other CRM from syncing.
  */
-
-// Bodies read back from the API and the sandboxes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
 
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
@@ -46,7 +42,7 @@ beforeAll(async () => {
   sandboxes = await startSandboxes(112);
   stack = await startListeningStack();
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Inbound validation');
-  for (const [name, email] of [['Ana Admin', 'ana@sandbox.example'], ['Ben Seller', 'ben@sandbox.example']]) await client.request('POST', '/v1/users', { name, email });
+  await addSandboxPeople(client);
   expect((await client.request('POST', '/v1/attributes', { key: 'tier', label: 'Tier', type: 'enum', options: ['gold', 'silver'] })).statusCode).toBe(201);
   tierField = await createTierFields();
   connections = await connectBoth(client, sandboxes, {

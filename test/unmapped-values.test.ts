@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemsOfOpportunity } from '../src/model/sync-state/problems.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
-import { asPerson, dealsOf } from './support/crm-people.ts';
+import { addSandboxPeople, asPerson, dealsOf, type Json } from './support/people.ts';
 import { eventually, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
 
 /**
@@ -11,10 +11,6 @@ import { eventually, startListeningStack, startSandboxes, type SyncStack } from 
  * canonical stages of their own labels, so the sandboxes' HubSpot and Pipedrive stages do not meet:
  * a stage a person picks in Pipedrive has no HubSpot counterpart.
  */
-
-// Bodies read back from the API and the sandboxes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
 
 let stack: SyncStack;
 let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
@@ -29,7 +25,7 @@ beforeAll(async () => {
   stack = await startListeningStack();
   client = await newAccount({ database: stack.database, app: stack.app, close: stack.close } as TestApi, 'Unmapped');
   // The sandboxes' people, so owners map and no owner problem stands in for the stage problem.
-  for (const [name, email] of [['Ana Admin', 'ana@sandbox.example'], ['Ben Seller', 'ben@sandbox.example']]) await client.request('POST', '/v1/users', { name, email });
+  await addSandboxPeople(client);
   connections = await connectBoth(client, sandboxes);
   deals = dealsOf(sandboxes, connections.pipedrive.settings.canonicalIdField);
 });

@@ -18,10 +18,10 @@ import {
   softDeleteOpportunity,
 } from '../model/sync-state/remote-changes.ts';
 import { decideUpdate, pullProblems } from '../sync/apply-decision.ts';
-import { setRecordProblems } from '../model/sync-state/problems.ts';
+import { clearRecordProblems, setRecordProblems } from '../model/sync-state/problems.ts';
 import { createFromRemote } from './canonical-writes.ts';
 import { validInbound } from './inbound-validation.ts';
-import { clearRecordProblems, fromMapping } from './record-problems.ts';
+import { fromMapping } from './record-problems.ts';
 import { ignoreEditOfDeleted } from './deleted-edits.ts';
 import { RetrySoon } from './retry-soon.ts';
 

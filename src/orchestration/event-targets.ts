@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { invalid } from '../model/store/errors.ts';
+import { within } from '../model/store/within.ts';
 import { allowList, nameAllowed, plainAddress, refusedTarget, targetName, type AllowList } from './event-target-rule.ts';
 
 /**
@@ -25,18 +26,6 @@ export type TargetCheck =
   | { kind: 'refused'; reason: string }
   | { kind: 'unresolved'; reason: string };
 
-async function resolveWithin(resolve: Resolve, host: string, timeoutMs: number): Promise<ResolvedAddress[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${host} did not resolve within ${timeoutMs / 1000} s`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([resolve(host), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export interface TargetOptions {
   allowed: AllowList;
   resolve?: Resolve | undefined;
@@ -51,7 +40,8 @@ export async function checkEventTarget(url: string, options: TargetOptions): Pro
   if (literal) addresses = [literal];
   else {
     try {
-      addresses = await resolveWithin(options.resolve ?? systemResolve, target.host, options.timeoutMs ?? RESOLVE_TIMEOUT_MS);
+      const timeoutMs = options.timeoutMs ?? RESOLVE_TIMEOUT_MS;
+      addresses = await within((options.resolve ?? systemResolve)(target.host), timeoutMs, `${target.host} did not resolve within ${timeoutMs / 1000} s`);
     } catch (error) {
       const code = (error as { code?: string }).code;
       return { kind: 'unresolved', reason: code ? `${target.host} does not resolve (${code})` : (error as Error).message };

@@ -10,11 +10,28 @@ export type Sandboxes = Awaited<ReturnType<typeof startSandboxes>>;
 /** What a person sees in a sandbox (its control API, which no injected fault slows down). */
 export const sandboxState = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
 
-/** A person acting in a CRM's UI. */
-export async function ui(baseUrl: string, method: string, path: string, body: unknown = {}): Promise<Json> {
+/** A person acting in a CRM's own UI (the sandboxes' control routes): their changes are not ours. */
+export async function asPerson(baseUrl: string, method: string, path: string, body: unknown = {}): Promise<Json> {
   const response = await fetch(`${baseUrl}/_sandbox/ui${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${await response.text()}`);
   return response.status === 204 ? undefined : response.json();
+}
+
+/** The deals carrying a canonical id, in each CRM. */
+export function dealsOf(sandboxes: Sandboxes, pipedriveIdField: string) {
+  return {
+    hubspot: async (id: string): Promise<Json> => (await sandboxState(sandboxes.hubspot.baseUrl)).deals.find((d: Json) => d.properties.crm_sync_id === id),
+    pipedrive: async (id: string): Promise<Json> => (await sandboxState(sandboxes.pipedrive.baseUrl)).deals.find((d: Json) => d.custom_fields[pipedriveIdField] === id),
+  };
+}
+
+/** The sandboxes' own people as the account's users (both CRMs' owners map to them by email); their ids by email. */
+export async function addSandboxPeople(client: Client): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const [name, email] of [['Ana Admin', 'ana@sandbox.example'], ['Ben Seller', 'ben@sandbox.example']] as const) {
+    ids[email] = (await client.request('POST', '/v1/users', { name, email })).json().id;
+  }
+  return ids;
 }
 
 export const faults = (baseUrl: string, body: Json): Promise<Json> =>
@@ -33,12 +50,13 @@ export async function connectedAccount(stack: SyncStack, seed: number, name: str
   const connections = await connectBoth(client, sandboxes, { hubspot: hourly(settings.hubspot), pipedrive: hourly(settings.pipedrive) });
   const ids = [connections.hubspot.id, connections.pipedrive.id];
   const pipedriveKey: string = connections.pipedrive.settings.canonicalIdField;
+  const deals = dealsOf(sandboxes, pipedriveKey);
   return {
     sandboxes,
     client,
     connections,
-    hubspotDealOf: async (id: string): Promise<Json> => (await sandboxState(sandboxes.hubspot.baseUrl)).deals.find((d: Json) => d.properties.crm_sync_id === id),
-    pipedriveDealOf: async (id: string): Promise<Json> => (await sandboxState(sandboxes.pipedrive.baseUrl)).deals.find((d: Json) => d.custom_fields[pipedriveKey] === id),
+    hubspotDealOf: deals.hubspot,
+    pipedriveDealOf: deals.pipedrive,
     pipedriveKey,
     async reconciled(): Promise<boolean> {
       const rows = await stack.database.sql`SELECT reconcile_cursor FROM connections WHERE id IN ${stack.database.sql(ids)}`;

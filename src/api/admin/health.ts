@@ -2,23 +2,18 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Database } from '../../model/store/db.ts';
+import { within } from '../../model/store/within.ts';
 import { sendProblem } from '../problem.ts';
 
 /** A dependency that does not answer within this is as good as down for a load balancer. */
 const CHECK_TIMEOUT_MS = 2000;
 
 async function check(what: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([what(), timeout]);
+    await within(what(), CHECK_TIMEOUT_MS, `no answer within ${CHECK_TIMEOUT_MS} ms`);
     return 'ok';
   } catch (error) {
     return (error as Error).message || 'unreachable';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -47,6 +47,11 @@ export async function setRecordProblems(db: Executor, key: ProblemKey, problems:
     });
 }
 
+/** The deal is gone from the CRM (deleted, merged away): nothing about it is a problem any more, either way. */
+export async function clearRecordProblems(db: Executor, key: Omit<ProblemKey, 'direction'>): Promise<void> {
+  await db.delete(syncProblems).where(and(eq(syncProblems.connectionId, key.connectionId), eq(syncProblems.opportunityId, key.opportunityId)));
+}
+
 /** The last problem named for a field wins, as the connector's last word on it. */
 function dedupe(problems: RecordProblem[]): RecordProblem[] {
   return [...new Map(problems.map((p) => [p.field ?? WHOLE_RECORD, p])).values()];

@@ -1,6 +1,7 @@
 import { Client } from '@hubspot/api-client';
 import type { SubscriptionCreateRequestEventTypeEnum } from '@hubspot/api-client/lib/codegen/webhooks/index.js';
 import type { MappingSettings } from '../../sync/fields.ts';
+import { within } from '../../model/store/within.ts';
 import { propertiesRead } from '../field-map.ts';
 import type { SubscriptionRegistration, WebhookSubscription } from '../types.ts';
 import { hubspotFields } from './fields.ts';
@@ -25,13 +26,7 @@ const key = (s: { eventType: string; propertyName?: string | undefined }) => `${
 /** How long each developer API call may take. */
 const CALL_TIMEOUT_MS = 30_000;
 
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${CALL_TIMEOUT_MS / 1000} s`)), CALL_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+const bounded = <T>(promise: Promise<T>, what: string) => within(promise, CALL_TIMEOUT_MS, `${what}: no answer within ${CALL_TIMEOUT_MS / 1000} s`);
 
 /**
  * Points the app's webhooks at our receiver and subscribes what is missing, with the app's developer
@@ -42,8 +37,8 @@ export async function registerHubSpotSubscriptions(input: SubscriptionRegistrati
   if (!Number.isSafeInteger(appId) || appId <= 0) throw new Error('the app id must be a number');
   const client = new Client({ developerApiKey: input.developerKey, ...(input.baseUrl ? { basePath: input.baseUrl } : {}), numberOfApiCallRetries: 0 });
   const { webhooks } = client;
-  await within(webhooks.settingsApi.configure(appId, { targetUrl: input.targetUrl, throttling: { maxConcurrentRequests: 10 } }), 'setting the target URL');
-  const existing = (await within(webhooks.subscriptionsApi.getAll(appId), 'listing subscriptions')).results;
+  await bounded(webhooks.settingsApi.configure(appId, { targetUrl: input.targetUrl, throttling: { maxConcurrentRequests: 10 } }), 'setting the target URL');
+  const existing = (await bounded(webhooks.subscriptionsApi.getAll(appId), 'listing subscriptions')).results;
   const present = new Map(existing.map((s) => [key(s), s.active]));
   const result = { created: [] as string[], present: [] as string[], inactive: [] as string[] };
   for (const wanted of hubspotSubscriptions(input.settings)) {
@@ -52,7 +47,7 @@ export async function registerHubSpotSubscriptions(input: SubscriptionRegistrati
       (present.get(name) ? result.present : result.inactive).push(name);
       continue;
     }
-    await within(webhooks.subscriptionsApi.create(appId, { eventType: wanted.eventType as SubscriptionCreateRequestEventTypeEnum, propertyName: wanted.propertyName, active: true }), `subscribing ${name}`);
+    await bounded(webhooks.subscriptionsApi.create(appId, { eventType: wanted.eventType as SubscriptionCreateRequestEventTypeEnum, propertyName: wanted.propertyName, active: true }), `subscribing ${name}`);
     result.created.push(name);
   }
   return result;
