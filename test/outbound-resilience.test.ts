@@ -88,19 +88,20 @@ afterEach(async () => {
 });
 
 const state = async (baseUrl: string): Promise<Json> => (await fetch(`${baseUrl}/_sandbox/state`)).json();
-const outboxCount = async () => (await database.sql`SELECT count(*)::int AS n FROM outbox WHERE connection_id IN ${database.sql(connectionIds)}`)[0]!.n as number;
+const outboxCount = async (ids = connectionIds) => (await database.sql`SELECT count(*)::int AS n FROM outbox WHERE connection_id IN ${database.sql(ids)}`)[0]!.n as number;
 const hubspotUsage = async () => Object.values((await state(sandboxes.hubspot.baseUrl)).usage as Record<string, number>)[0]!;
 
-async function expectEverythingOnceAndCurrent() {
+async function expectEverythingOnceAndCurrent({ pipedrive = true } = {}) {
   const opportunities = await database.sql`SELECT id, title, amount FROM opportunities WHERE account_id = ${client.accountId} AND deleted_at IS NULL`;
   const hs = (await state(sandboxes.hubspot.baseUrl)).deals as Json[];
   const pd = ((await state(sandboxes.pipedrive.baseUrl)).deals as Json[]).filter((d) => d.status !== 'deleted');
   for (const o of opportunities) {
     const inHubSpot = hs.filter((d) => d.properties.crm_sync_id === o.id);
-    const inPipedrive = pd.filter((d) => d.custom_fields[pipedriveKey] === o.id);
     expect(inHubSpot, `${o.title} in HubSpot`).toHaveLength(1);
-    expect(inPipedrive, `${o.title} in Pipedrive`).toHaveLength(1);
     expect(inHubSpot[0].properties.dealname).toBe(o.title);
+    if (!pipedrive) continue;
+    const inPipedrive = pd.filter((d) => d.custom_fields[pipedriveKey] === o.id);
+    expect(inPipedrive, `${o.title} in Pipedrive`).toHaveLength(1);
     expect(inPipedrive[0].title).toBe(o.title);
     expect(Number(inPipedrive[0].value)).toBe(Number(o.amount ?? 0));
   }
@@ -109,18 +110,21 @@ async function expectEverythingOnceAndCurrent() {
 
 describe('outbound resilience', () => {
   it('sends 1,000 new opportunities to HubSpot in batch calls of 100', { timeout: 120_000 }, async () => {
-    await client.request('POST', `/v1/connections/${(await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'hubspot').id}/pause`);
+    // Pipedrive stays paused: this is about HubSpot's batches, and 1,000 single Pipedrive creates
+    // at its rate limit were most of this test's time (the other tests here cover both CRMs).
+    const [hubspotId, pipedriveId] = connectionIds as [string, string];
+    for (const id of connectionIds) await client.request('POST', `/v1/connections/${id}/pause`);
     // No worker runs yet, so the order they are made in does not matter: 20 at a time.
     for (let i = 0; i < 1000; i += 20) {
       await Promise.all(Array.from({ length: 20 }, (_, j) => client.request('POST', '/v1/opportunities', { title: `Bulk ${i + j}`, amount: `${i + j}.00` })));
     }
     const before = await hubspotUsage();
     startWorker();
-    const hubspotId = (await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'hubspot').id;
     await client.request('POST', `/v1/connections/${hubspotId}/resume`);
-    await eventually(async () => (await outboxCount()) === 0, 'every opportunity is pushed', 110_000);
+    await eventually(async () => (await outboxCount([hubspotId])) === 0, 'every opportunity is pushed to HubSpot', 110_000);
     expect(await hubspotUsage()).toBe(before + 10);
-    expect(await expectEverythingOnceAndCurrent()).toBe(1000);
+    expect(await expectEverythingOnceAndCurrent({ pipedrive: false })).toBe(1000);
+    expect(await outboxCount([pipedriveId])).toBeGreaterThan(0);
   });
 
   it('loses and duplicates nothing when a worker is killed mid-flush and Redis is flushed', { timeout: 120_000 }, async () => {
