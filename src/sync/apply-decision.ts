@@ -78,7 +78,11 @@ export function decideUpdate(input: { link: LinkState; row: OpportunityRow; stat
   });
   const timeline: TimelineEntry[] = [];
   // A live deal whose link was marked deleted has been restored (HubSpot's recycle bin): relinked.
-  if (link.remoteDeletedAt) timeline.push({ kind: 'remote_restore', detail: { remoteId: state.remoteId } });
+  // While it was gone no flush wrote to it, so what canonical changed meanwhile differs from the
+  // base (still what the deal held when it went) and must go to it now: the restore's webhook
+  // carries the old values, an echo to the merge, so it is the restore itself that asks for a push.
+  const restored = Boolean(link.remoteDeletedAt);
+  if (restored) timeline.push({ kind: 'remote_restore', detail: { remoteId: state.remoteId } });
   const userId = settings.owners.find((o) => o.ownerId === state.changedBy)?.userId ?? null;
   // The close came in first by another way (a flush's read, reconciliation); this event says who made it.
   const fill = Boolean(userId) && row.state !== 'open' && row.state === state.fields.state && !row.closedById;
@@ -86,10 +90,12 @@ export function decideUpdate(input: { link: LinkState; row: OpportunityRow; stat
   const seen = { remoteId: state.remoteId, version: state.version.toISOString() };
   if (merged.echo) {
     // Our own write coming back (or a repeat): it changes nothing, but the timeline says it came.
-    timeline.push({ kind: 'echo_suppressed', detail: seen });
-    return { outcome: 'echoes', link: linkAfter, changes: columnChangesOf(row, {}, { userId, fill }), pushBack: merged.pushBack, timeline };
+    // A restore with nothing new in it is no echo: the link came back, and the flush it asks for
+    // is woken at once (an echo wakes none).
+    if (!restored) timeline.push({ kind: 'echo_suppressed', detail: seen });
+    return { outcome: restored ? 'applied' : 'echoes', link: linkAfter, changes: columnChangesOf(row, {}, { userId, fill }), pushBack: merged.pushBack || restored, timeline };
   }
   for (const c of merged.conflicts) timeline.push({ kind: 'conflict', field: c.field, before: c.local, after: c.remote, rule: c.rule, detail: { winner: c.winner } });
   timeline.push({ kind: 'pull_update', after: merged.toCanonical, detail: seen });
-  return { outcome: 'applied', link: linkAfter, changes: columnChangesOf(row, merged.toCanonical, { userId, fill }), pushBack: merged.pushBack, timeline };
+  return { outcome: 'applied', link: linkAfter, changes: columnChangesOf(row, merged.toCanonical, { userId, fill }), pushBack: merged.pushBack || restored, timeline };
 }

@@ -10,7 +10,18 @@ const equalityOf = (field: string): Equality | undefined => (syncedFields as Rec
  */
 export function sameValue(field: string, a: unknown, b: unknown): boolean {
   if (equalityOf(field) === 'decimal' && a != null && b != null) return canonicalDecimal(String(a)) === canonicalDecimal(String(b));
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  return canonicalJson(a ?? null) === canonicalJson(b ?? null);
+}
+
+/**
+ * JSON with object keys in one order: a base snapshot comes back from jsonb with its keys
+ * reordered (shortest first), and `{name, email}` must still equal `{email, name}`, or the primary
+ * contact would differ from its base on every push and be looked up in the CRM each time.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v,
+  );
 }
 
 /** A canonical value and what a CRM holds for it: the CRMs know no "abandoned", they hold it as lost. */

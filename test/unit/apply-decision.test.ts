@@ -99,10 +99,13 @@ describe('the inbound decision for a linked deal', () => {
     expect(changesOf(decide({ row: row({ state: 'won', closedAt: at('2026-01-01T10:30:00Z') }), link: linkWon, state: remote({ ...base, state: 'won' }, { changedBy: '78' }) }))).toEqual({});
   });
 
-  it('relinks a deal the CRM restored', () => {
-    const decision = decide({ link: link({ remoteDeletedAt: at('2026-01-01T10:10:00Z') }), state: remote(base) });
+  it('relinks a deal the CRM restored, and asks for a push of what canonical changed while it was gone', () => {
+    const edited = row({ title: 'Edited while deleted', fieldChangedAt: { title: '2026-01-01T10:20:00.000Z' } });
+    const decision = decide({ row: edited, link: link({ remoteDeletedAt: at('2026-01-01T10:10:00Z') }), state: remote(base) });
     if (decision.outcome === 'stale') throw new Error('not stale');
-    expect(decision.timeline.map((t) => t.kind)).toEqual(['remote_restore', 'echo_suppressed']);
+    expect(decision).toMatchObject({ outcome: 'applied', pushBack: true, link: { base } });
+    expect(changesOf(decision)).toEqual({});
+    expect(decision.timeline.map((t) => t.kind)).toEqual(['remote_restore']);
   });
 
   it('reopens as the API would: the lost reason goes with the close', () => {

@@ -9,6 +9,12 @@ describe('outbound diff', () => {
     expect(changedSince(now, now)).toEqual({});
   });
 
+  it('sees the primary contact unchanged when its base came back from jsonb with its keys reordered', () => {
+    const base = JSON.parse('{"contact": {"name": "Carla", "email": "carla@example.com"}}');
+    expect(changedSince(base, { contact: { email: 'carla@example.com', name: 'Carla' } })).toEqual({});
+    expect(changedSince(base, { contact: { email: 'dora@example.com', name: 'Carla' } })).toEqual({ contact: { email: 'dora@example.com', name: 'Carla' } });
+  });
+
   it('sends everything against an empty base (a create)', () => {
     expect(changedSince({}, { title: 't', description: null, attributes: {} })).toEqual({ title: 't' });
   });

@@ -17,6 +17,8 @@ export interface ControlContext {
   dispatcher: WebhookDispatcher;
   apiFaults: ApiFaults;
   reset(): void;
+  /** API requests answered per method and route (test instrumentation). */
+  requests(): Record<string, number>;
   issueAuthorizationCode(): string;
   revokeTokens(): void;
   oauthGrants(): number;
@@ -40,6 +42,8 @@ export function controlRoutes(app: FastifyInstance, context: ControlContext) {
     usage: context.usage(),
     oauthGrants: context.oauthGrants(),
   }));
+
+  app.get('/_sandbox/requests', async () => ({ requests: context.requests() }));
 
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.post('/_sandbox/revoke', async () => {

@@ -9,6 +9,7 @@ import { defaultLimits, Limiter, type LimitSettings } from './limits.ts';
 import { metadataRoutes } from './metadata-routes.ts';
 import { Portal } from './portal.ts';
 import { seededRandom } from '../shared/random.ts';
+import { RequestCounter } from '../shared/requests.ts';
 import { WebhookDispatcher } from './webhook-delivery.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 
@@ -73,6 +74,8 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
   // The SDK calls some collections with a trailing slash (/crm/v3/owners/), which HubSpot accepts.
   const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
   formParser(app);
+  const requests = new RequestCounter();
+  requests.attach(app);
   app.setErrorHandler((error, _request, reply) => sendError(error, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(new HubSpotError(404, 'OBJECT_NOT_FOUND', `No route for ${request.method} ${request.url}`).body()),
@@ -117,8 +120,10 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
       tokens.revoked = false;
       dispatcher.reset();
       limiter.reset();
+      requests.reset();
       Object.assign(apiFaults, noApiFaults());
     },
+    requests: () => requests.snapshot(),
     issueAuthorizationCode: () => tokens.issueCode(),
     revokeTokens: () => {
       tokens.revoked = true;

@@ -10,6 +10,8 @@ export interface PipedriveControlContext {
   dispatcher: PipedriveWebhookDispatcher;
   apiFaults: ApiFaults;
   reset(): void;
+  /** API requests answered per method and route (test instrumentation). */
+  requests(): Record<string, number>;
   spentToday(): number;
   issueAuthorizationCode(): string;
   revokeTokens(): void;
@@ -33,6 +35,7 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     context.revokeTokens();
     return { revoked: true };
   });
+  app.get('/_sandbox/requests', async () => ({ requests: context.requests() }));
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.get('/_sandbox/state', async () => ({
     companyId: company.companyId,

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { noApiFaults, takeFault, withTransportFaults, type ApiFaults } from '../shared/faults.ts';
 import { OAuthTokens } from '../shared/oauth.ts';
 import { seededRandom } from '../shared/random.ts';
+import { RequestCounter } from '../shared/requests.ts';
 import { credential, oauthRoutes } from './auth.ts';
 import { Company } from './company.ts';
 import { pipedriveControlRoutes } from './control.ts';
@@ -118,6 +119,8 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const company: Company = new Company(10_000 + seed, seed, (event) => dispatcher.enqueue(event));
 
   const app = Fastify({ logger: false });
+  const requests = new RequestCounter();
+  requests.attach(app);
   guard(app, { apiFaults, limiter, accepts: (given) => !revoked && (given === token || oauth.validAccessToken(given)) });
   oauthRoutes(app, { clientId, clientSecret, oauth, apiDomain: () => baseUrl });
   v2Routes(app, company);
@@ -131,8 +134,10 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
       revoked = false;
       dispatcher.reset();
       limiter.reset();
+      requests.reset();
       Object.assign(apiFaults, noApiFaults());
     },
+    requests: () => requests.snapshot(),
     spentToday: () => limiter.spentToday,
     issueAuthorizationCode: () => oauth.issueCode(),
     revokeTokens: () => {
