@@ -149,6 +149,39 @@ describe('upsert by external reference', () => {
     expect(found.json()).toMatchObject({ externalRef: 'ERP/42 ü?&#', title: 'Concurrent' });
   });
 
+  it('makes exactly one opportunity and answers every caller 200 or 201: 10 rounds of 12 concurrent PUTs of a new ref', async () => {
+    const contactId = (await client.request('POST', '/v1/contacts', { name: 'Upsert contact' })).json().id;
+    for (let round = 0; round < 10; round++) {
+      const ref = `race-${round}`;
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          client.request('PUT', `/v1/opportunities/by-external-ref/${ref}`, { title: `Race ${i % 3}`, amount: `${i}.00`, contactIds: [contactId] }),
+        ),
+      );
+      expect(responses.filter((r) => r.statusCode !== 200 && r.statusCode !== 201).map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+      expect(responses.filter((r) => r.statusCode === 201)).toHaveLength(1);
+      expect(new Set(responses.map((r) => r.json().id)).size).toBe(1);
+      const [{ count }] = await api.database.sql`SELECT count(*)::int AS count FROM opportunities WHERE external_ref = ${ref}`;
+      expect(count).toBe(1);
+    }
+  });
+
+  it('updates an existing ref without a title, keeping it; asks for a title only to create', async () => {
+    const url = '/v1/opportunities/by-external-ref/SO-no-title';
+    const missing = await client.request('PUT', url, { amount: '3.00' });
+    expect(missing.statusCode, missing.body).toBe(400);
+    expect(missing.json().errors).toEqual([{ field: 'title', message: 'is required to create an opportunity' }]);
+    const [{ count }] = await api.database.sql`SELECT count(*)::int AS count FROM opportunities WHERE external_ref = 'SO-no-title'`;
+    expect(count).toBe(0);
+
+    expect((await client.request('PUT', url, { title: 'Kept', amount: '1.00' })).statusCode).toBe(201);
+    const updated = await client.request('PUT', url, { amount: '2.00' });
+    expect(updated.statusCode, updated.body).toBe(200);
+    expect(updated.json()).toMatchObject({ title: 'Kept', amount: '2.00', version: 2 });
+    const cleared = await client.request('PUT', url, { title: null });
+    expect(cleared.statusCode).toBe(400);
+  });
+
   it('updates an existing ref with 200 and leaves the version alone when nothing changed', async () => {
     const url = '/v1/opportunities/by-external-ref/SO-7';
     expect((await client.request('PUT', url, { title: 'First' })).statusCode).toBe(201);
