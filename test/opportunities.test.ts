@@ -82,6 +82,46 @@ describe('opportunities', () => {
   });
 });
 
+describe('ETag', () => {
+  it('comes with every response that returns one opportunity, and is the ETag a GET then returns', async () => {
+    const byRef = '/v1/opportunities/by-external-ref/ETAG-1';
+    const created = await client.request('POST', '/v1/opportunities', { title: 'Tagged' });
+    const id = created.json().id;
+    const responses = [
+      ['POST create', created],
+      ['POST create, replayed', await client.request('POST', '/v1/opportunities', { title: 'Replayed' }, { 'idempotency-key': 'etag-1' })],
+      ['POST create, replay', await client.request('POST', '/v1/opportunities', { title: 'Replayed' }, { 'idempotency-key': 'etag-1' })],
+      ['PATCH', await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 2' })],
+      ['PATCH, no change', await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 2' })],
+      ['close', await client.request('POST', `/v1/opportunities/${id}/close`, { state: 'won' })],
+      ['reopen', await client.request('POST', `/v1/opportunities/${id}/reopen`)],
+      ['PUT by ref, created', await client.request('PUT', byRef, { title: 'By ref' })],
+      ['PUT by ref, updated', await client.request('PUT', byRef, { amount: '4.00' })],
+      ['GET by ref', await client.request('GET', byRef)],
+      ['GET', await client.request('GET', `/v1/opportunities/${id}`)],
+    ] as const;
+    for (const [name, response] of responses) {
+      expect(response.statusCode, `${name}: ${response.body}`).toBeLessThan(300);
+      const body = response.json();
+      expect(response.headers.etag, name).toBe(`"${body.version}"`);
+      // The same ETag a GET of it answers now, unless a later step above changed it again.
+      const now = await client.request('GET', `/v1/opportunities/${body.id}`);
+      if (now.json().version === body.version) expect(now.headers.etag, name).toBe(response.headers.etag);
+    }
+    // The last PATCH's ETag, given back as If-Match, is current.
+    const reopened = responses[6][1];
+    const next = await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 3' }, { 'if-match': String(reopened.headers.etag) });
+    expect(next.statusCode, next.body).toBe(200);
+    expect(next.headers.etag).toBe(`"${reopened.json().version + 1}"`);
+  });
+
+  it('is not sent with a problem', async () => {
+    const missing = await client.request('PATCH', '/v1/opportunities/00000000-0000-4000-8000-000000000000', { title: 'x' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers.etag).toBeUndefined();
+  });
+});
+
 describe('closing and reopening', () => {
   it('records closedAt and closedBy on close and clears them on reopen', async () => {
     const user = (await client.request('POST', '/v1/users', { name: 'Closer', email: 'closer@example.com' })).json();
