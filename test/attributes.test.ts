@@ -249,3 +249,50 @@ describe('deleting a definition', () => {
     expect((await patch(target.id, { attributes: { stale: 7 } }, other)).attributes).toEqual({ stale: 7 });
   });
 });
+
+describe('PATCH /v1/attributes/{key}', () => {
+  const patchDefinition = (key: string, body: unknown) => client.request('PATCH', `/v1/attributes/${key}`, body);
+  const definitionOf = async (key: string) => (await client.request('GET', '/v1/attributes')).json().data.find((d: { key: string }) => d.key === key);
+
+  it('adds enum options and changes the label, keeping every stored value', async () => {
+    const held = await create({ title: 'EMEA deal', attributes: { region: 'emea', seats: 3 } });
+    const response = await patchDefinition('region', { label: 'Sales region', options: ['emea', 'amer', 'apac'] });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ key: 'region', label: 'Sales region', type: 'enum', options: ['emea', 'amer', 'apac'] });
+    expect(await definitionOf('region')).toEqual(response.json());
+    expect(await get(held.id)).toMatchObject({ attributes: { region: 'emea', seats: 3 }, version: held.version });
+    expect((await patch(held.id, { attributes: { region: 'apac' } })).attributes.region).toBe('apac');
+    const relabelled = await patchDefinition('notes', { label: 'Internal notes', type: 'text' });
+    expect(relabelled.json()).toMatchObject({ key: 'notes', label: 'Internal notes', type: 'text', options: null });
+  });
+
+  it('refuses to remove an option still in use with 409 naming it, and removes one nobody holds', async () => {
+    await create({ title: 'Americas deal', attributes: { region: 'amer' } });
+    const gone = await create({ title: 'Deleted EMEA deal', attributes: { region: 'emea' } });
+    expect((await client.request('DELETE', `/v1/opportunities/${gone.id}`)).statusCode).toBe(204);
+
+    const refused = await patchDefinition('region', { options: ['emea'] });
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.json().errors).toEqual([{ field: 'options', message: '"amer" is still the value of 1 opportunities' }]);
+    expect((await definitionOf('region')).options).toEqual(['emea', 'amer']);
+
+    // Only a deleted opportunity holds "emea": removing it is allowed.
+    const narrowed = await patchDefinition('region', { options: ['amer'] });
+    expect(narrowed.statusCode, narrowed.body).toBe(200);
+    expect(narrowed.json().options).toEqual(['amer']);
+    const stale = await client.request('POST', '/v1/opportunities', { title: 'x', attributes: { region: 'emea' } });
+    expect(fields(stale.json())).toEqual(['attributes.region']);
+  });
+
+  it('refuses a change of type (400 naming type), options on a non-enum, an unknown field and an unknown key', async () => {
+    const retyped = await patchDefinition('seats', { type: 'text' });
+    expect(retyped.statusCode).toBe(400);
+    expect(retyped.json().errors).toEqual([{ field: 'type', message: 'cannot be changed (it is number): define a new attribute instead' }]);
+    expect(fields((await patchDefinition('seats', { options: ['a'] })).json())).toEqual(['options']);
+    expect(fields((await patchDefinition('region', { options: ['a', 'a'] })).json())).toEqual(['options']);
+    expect(fields((await patchDefinition('region', { key: 'other' })).json())).toEqual(['key']);
+    expect((await patchDefinition('nope', { label: 'x' })).statusCode).toBe(404);
+    expect(await definitionOf('seats')).toMatchObject({ type: 'number', label: 'Seats', options: null });
+  });
+});

@@ -287,3 +287,38 @@ describe('deleting a contact', () => {
     expect(await counts(p.id, a.id, c.id)).toEqual([1, 1, 1]);
   });
 });
+
+describe('deleting a contact while opportunities are patched to include it', () => {
+  it('answers each of 50 concurrent patches 200, or 409 naming contactIds (400 once the contact is gone), never 5xx, and leaves the store consistent', async () => {
+    for (let round = 0; round < 3; round++) {
+      const [keeper, doomed] = [await contact(`keeper ${round}`), await contact(`doomed ${round}`)];
+      const targets = [];
+      for (let i = 0; i < 50; i++) targets.push(await post('/v1/opportunities', { title: `race ${round}.${i}`, contactIds: [keeper.id] }));
+      const patches = targets.map((o) => client.request('PATCH', `/v1/opportunities/${o.id}`, { contactIds: [keeper.id, doomed.id] }));
+      const deletion = client.request('DELETE', `/v1/contacts/${doomed.id}`);
+      const responses = await Promise.all(patches);
+      expect((await deletion).statusCode).toBe(204);
+
+      // 200: patched before the deletion (which then detached it); 409: waited for the deletion;
+      // 400: began after it had committed, so the contact was already unknown (as for any other id).
+      const unexpected = responses.filter((r) => ![200, 400, 409].includes(r.statusCode));
+      expect(unexpected.map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+      for (const late of responses.filter((r) => r.statusCode === 400)) {
+        expect(late.json().errors).toEqual([{ field: 'contactIds.1', message: 'no such contact' }]);
+      }
+      for (const refused of responses.filter((r) => r.statusCode === 409)) {
+        expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(refused.json().errors).toEqual([{ field: 'contactIds', message: `contact ${doomed.id} was deleted while this request ran` }]);
+      }
+      // Whatever the order: the deleted contact is on no opportunity, the keeper on all of them, counts right.
+      for (const target of targets) {
+        const stored = (await client.request('GET', `/v1/opportunities/${target.id}`)).json();
+        expect(stored).toMatchObject({ contactId: null, contactIds: [keeper.id] });
+      }
+      const [{ n }] = await api.database.sql`SELECT count(*)::int AS n FROM opportunity_contacts WHERE contact_id = ${doomed.id}`;
+      expect(n).toBe(0);
+      expect(await count(keeper.id)).toBe(50);
+      expect(await countInSql(keeper.id)).toBe(50);
+    }
+  });
+});

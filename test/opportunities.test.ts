@@ -82,6 +82,46 @@ describe('opportunities', () => {
   });
 });
 
+describe('ETag', () => {
+  it('comes with every response that returns one opportunity, and is the ETag a GET then returns', async () => {
+    const byRef = '/v1/opportunities/by-external-ref/ETAG-1';
+    const created = await client.request('POST', '/v1/opportunities', { title: 'Tagged' });
+    const id = created.json().id;
+    const responses = [
+      ['POST create', created],
+      ['POST create, replayed', await client.request('POST', '/v1/opportunities', { title: 'Replayed' }, { 'idempotency-key': 'etag-1' })],
+      ['POST create, replay', await client.request('POST', '/v1/opportunities', { title: 'Replayed' }, { 'idempotency-key': 'etag-1' })],
+      ['PATCH', await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 2' })],
+      ['PATCH, no change', await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 2' })],
+      ['close', await client.request('POST', `/v1/opportunities/${id}/close`, { state: 'won' })],
+      ['reopen', await client.request('POST', `/v1/opportunities/${id}/reopen`)],
+      ['PUT by ref, created', await client.request('PUT', byRef, { title: 'By ref' })],
+      ['PUT by ref, updated', await client.request('PUT', byRef, { amount: '4.00' })],
+      ['GET by ref', await client.request('GET', byRef)],
+      ['GET', await client.request('GET', `/v1/opportunities/${id}`)],
+    ] as const;
+    for (const [name, response] of responses) {
+      expect(response.statusCode, `${name}: ${response.body}`).toBeLessThan(300);
+      const body = response.json();
+      expect(response.headers.etag, name).toBe(`"${body.version}"`);
+      // The same ETag a GET of it answers now, unless a later step above changed it again.
+      const now = await client.request('GET', `/v1/opportunities/${body.id}`);
+      if (now.json().version === body.version) expect(now.headers.etag, name).toBe(response.headers.etag);
+    }
+    // The last PATCH's ETag, given back as If-Match, is current.
+    const reopened = responses[6][1];
+    const next = await client.request('PATCH', `/v1/opportunities/${id}`, { title: 'Tagged 3' }, { 'if-match': String(reopened.headers.etag) });
+    expect(next.statusCode, next.body).toBe(200);
+    expect(next.headers.etag).toBe(`"${reopened.json().version + 1}"`);
+  });
+
+  it('is not sent with a problem', async () => {
+    const missing = await client.request('PATCH', '/v1/opportunities/00000000-0000-4000-8000-000000000000', { title: 'x' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers.etag).toBeUndefined();
+  });
+});
+
 describe('closing and reopening', () => {
   it('records closedAt and closedBy on close and clears them on reopen', async () => {
     const user = (await client.request('POST', '/v1/users', { name: 'Closer', email: 'closer@example.com' })).json();
@@ -147,6 +187,39 @@ describe('upsert by external reference', () => {
     expect(count).toBe(1);
     const found = await client.request('GET', url);
     expect(found.json()).toMatchObject({ externalRef: 'ERP/42 ü?&#', title: 'Concurrent' });
+  });
+
+  it('makes exactly one opportunity and answers every caller 200 or 201: 10 rounds of 12 concurrent PUTs of a new ref', async () => {
+    const contactId = (await client.request('POST', '/v1/contacts', { name: 'Upsert contact' })).json().id;
+    for (let round = 0; round < 10; round++) {
+      const ref = `race-${round}`;
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          client.request('PUT', `/v1/opportunities/by-external-ref/${ref}`, { title: `Race ${i % 3}`, amount: `${i}.00`, contactIds: [contactId] }),
+        ),
+      );
+      expect(responses.filter((r) => r.statusCode !== 200 && r.statusCode !== 201).map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+      expect(responses.filter((r) => r.statusCode === 201)).toHaveLength(1);
+      expect(new Set(responses.map((r) => r.json().id)).size).toBe(1);
+      const [{ count }] = await api.database.sql`SELECT count(*)::int AS count FROM opportunities WHERE external_ref = ${ref}`;
+      expect(count).toBe(1);
+    }
+  });
+
+  it('updates an existing ref without a title, keeping it; asks for a title only to create', async () => {
+    const url = '/v1/opportunities/by-external-ref/SO-no-title';
+    const missing = await client.request('PUT', url, { amount: '3.00' });
+    expect(missing.statusCode, missing.body).toBe(400);
+    expect(missing.json().errors).toEqual([{ field: 'title', message: 'is required to create an opportunity' }]);
+    const [{ count }] = await api.database.sql`SELECT count(*)::int AS count FROM opportunities WHERE external_ref = 'SO-no-title'`;
+    expect(count).toBe(0);
+
+    expect((await client.request('PUT', url, { title: 'Kept', amount: '1.00' })).statusCode).toBe(201);
+    const updated = await client.request('PUT', url, { amount: '2.00' });
+    expect(updated.statusCode, updated.body).toBe(200);
+    expect(updated.json()).toMatchObject({ title: 'Kept', amount: '2.00', version: 2 });
+    const cleared = await client.request('PUT', url, { title: null });
+    expect(cleared.statusCode).toBe(400);
   });
 
   it('updates an existing ref with 200 and leaves the version alone when nothing changed', async () => {

@@ -25,8 +25,18 @@ export const problemSchema = z
   .meta({ id: 'Problem' });
 
 export const ifMatchHeaders = z.object({
-  'if-match': z.string().optional().describe('The version you last read; 412 when the opportunity has moved on'),
+  'if-match': z.string().optional().describe('The version you last read (the ETag of every response that returns the opportunity); 412 when it has moved on'),
 });
+
+/**
+ * A route hook: a successful response carrying one versioned resource names its version in ETag,
+ * the value a later If-Match gives back. Replays of idempotent POSTs pass through it too.
+ */
+export async function versionEtag(_request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  const version = (payload as { version?: unknown } | null)?.version;
+  if (reply.statusCode < 300 && typeof version === 'number') reply.header('etag', `"${version}"`);
+  return payload;
+}
 
 /** `If-Match: 3`, `"3"` or `W/"3"` → 3. */
 export function expectedVersion(request: FastifyRequest): number | undefined {

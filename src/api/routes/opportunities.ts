@@ -22,9 +22,11 @@ import {
   opportunityView,
 } from '../../model/opportunities/opportunity-schema.ts';
 import { opportunityStates } from '../../model/store/schema.ts';
-import { expectedVersion, idParams, ifMatchHeaders, listOf, pageQuery, problemSchema, respondToPost } from '../http.ts';
+import { expectedVersion, idParams, ifMatchHeaders, listOf, pageQuery, problemSchema, respondToPost, versionEtag } from '../http.ts';
 
 const tags = ['opportunities'];
+/** Every response with one opportunity carries its version as ETag (for If-Match). */
+const etag = { preSerialization: versionEtag };
 const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 412: problemSchema };
 
 const listQuery = z.strictObject({
@@ -47,6 +49,7 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.post('/opportunities', {
+    ...etag,
     schema: { tags, body: opportunityCreateSchema, response: { 201: opportunityView, ...errors } },
   }, (request, reply) =>
     respondToPost(db, request, reply, async (tx) => ({
@@ -63,13 +66,12 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   });
 
   r.get('/opportunities/:id', {
+    ...etag,
     schema: { tags, params: idParams, response: { 200: opportunityView, ...errors } },
-  }, async (request, reply) => {
-    const opportunity = await getOpportunity(db, request.accountId, request.params.id);
-    return reply.header('etag', `"${opportunity.version}"`).send(opportunity);
-  });
+  }, (request) => getOpportunity(db, request.accountId, request.params.id));
 
   r.patch('/opportunities/:id', {
+    ...etag,
     schema: { tags, params: idParams, headers: ifMatchHeaders, body: opportunityPatchSchema, response: { 200: opportunityView, ...errors } },
   }, (request) =>
     patchOpportunity(db, request.accountId, request.params.id, request.body, expectedVersion(request)),
@@ -83,6 +85,7 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   });
 
   r.post('/opportunities/:id/close', {
+    ...etag,
     schema: { tags, params: idParams, headers: ifMatchHeaders, body: opportunityCloseSchema, response: { 200: closeResponse, ...errors } },
   }, (request, reply) =>
     respondToPost(db, request, reply, async (tx) => {
@@ -94,6 +97,7 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   );
 
   r.post('/opportunities/:id/reopen', {
+    ...etag,
     schema: { tags, params: idParams, headers: ifMatchHeaders, response: { 200: opportunityView, ...errors } },
   }, (request, reply) =>
     respondToPost(db, request, reply, async (tx) => ({
@@ -103,6 +107,7 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   );
 
   r.put('/opportunities/by-external-ref/:ref', {
+    ...etag,
     schema: { tags, params: refParams, body: opportunityUpsertSchema, response: { 200: opportunityView, 201: opportunityView, ...errors } },
   }, async (request, reply) => {
     const { created, opportunity } = await upsertByExternalRef(db, request.accountId, request.params.ref, request.body);
@@ -110,6 +115,7 @@ export function opportunityRoutes(app: FastifyInstance, db: Database) {
   });
 
   r.get('/opportunities/by-external-ref/:ref', {
+    ...etag,
     schema: { tags, params: refParams, response: { 200: opportunityView, ...errors } },
   }, (request) => getByExternalRef(db, request.accountId, request.params.ref));
 }

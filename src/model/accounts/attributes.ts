@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from '../store/db.ts';
 import { conflict, invalid, notFound, type FieldError } from '../store/errors.ts';
@@ -31,6 +31,20 @@ export const attributeCreateSchema = z
     }
   });
 export type AttributeCreate = z.output<typeof attributeCreateSchema>;
+
+/** A change of a definition: its label, or an enum's whole list of options. The type stays. */
+export const attributePatchSchema = z
+  .strictObject({
+    label: z.string().trim().min(1).max(200).optional(),
+    options: z.array(z.string().trim().min(1).max(200)).min(1).max(500).optional().describe('The enum\'s complete list of options, in order'),
+    type: z.enum(attributeTypes).optional().describe('Only the current type is accepted: a type cannot be changed'),
+  })
+  .superRefine((value, ctx) => {
+    if (value.options && new Set(value.options).size !== value.options.length) {
+      ctx.addIssue({ code: 'custom', path: ['options'], message: 'must not repeat a value' });
+    }
+  });
+export type AttributePatch = z.output<typeof attributePatchSchema>;
 
 export const attributeView = z
   .object({
@@ -66,6 +80,55 @@ export async function listAttributes(db: Executor, accountId: string, page: Page
     .orderBy(asc(attributeDefinitions.createdAt), asc(attributeDefinitions.id))
     .limit(page.limit + 1);
   return toPage(rows, page.limit);
+}
+
+/** How many live opportunities hold each of these values of an attribute. */
+async function valuesInUse(tx: Executor, accountId: string, key: string, values: string[]): Promise<Map<string, number>> {
+  if (values.length === 0) return new Map();
+  const rows = await tx
+    .select({ value: sql<string>`${opportunities.attributes} ->> ${key}`, n: sql<number>`count(*)::int` })
+    .from(opportunities)
+    .where(and(
+      eq(opportunities.accountId, accountId),
+      isNull(opportunities.deletedAt),
+      sql`${opportunities.attributes} ->> ${key} IN (${sql.join(values.map((v) => sql`${v}`), sql`, `)})`,
+    ))
+    .groupBy(sql`1`);
+  return new Map(rows.map((r) => [r.value, r.n]));
+}
+
+/**
+ * Changes a definition's label or an enum's options. Stored values stay as they are, so an option
+ * removed while an opportunity still holds it is refused (409 naming it); the type never changes.
+ */
+export async function patchAttribute(db: Executor, accountId: string, key: string, input: AttributePatch) {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(attributeDefinitions)
+      .where(and(eq(attributeDefinitions.accountId, accountId), eq(attributeDefinitions.key, key)))
+      .for('update');
+    if (!row) throw notFound(`attribute "${key}"`);
+    if (input.type !== undefined && input.type !== row.type) {
+      throw invalid([{ field: 'type', message: `cannot be changed (it is ${row.type}): define a new attribute instead` }]);
+    }
+    if (input.options && row.type !== 'enum') throw invalid([{ field: 'options', message: 'is only allowed for an enum attribute' }]);
+    if (input.options) {
+      const removed = (row.options ?? []).filter((option) => !input.options!.includes(option));
+      const inUse = await valuesInUse(tx, accountId, key, removed);
+      const errors = removed.flatMap((option) => {
+        const n = inUse.get(option);
+        return n ? [{ field: 'options', message: `"${option}" is still the value of ${n} opportunities` }] : [];
+      });
+      if (errors.length) throw conflict(errors.map((e) => e.message).join('; '), { optionsInUse: Object.fromEntries(inUse) }, errors);
+    }
+    const [updated] = await tx
+      .update(attributeDefinitions)
+      .set({ ...(input.label ? { label: input.label } : {}), ...(input.options ? { options: input.options } : {}) })
+      .where(eq(attributeDefinitions.id, row.id))
+      .returning();
+    return updated!;
+  });
 }
 
 /** Deleting a definition removes its values from every opportunity of the account, in one transaction. */

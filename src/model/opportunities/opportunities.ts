@@ -11,7 +11,7 @@ import {
   writeContactSet,
   type ContactSet,
 } from './opportunity-contacts.ts';
-import type { OpportunityClose, OpportunityCreate, OpportunityPatch, OpportunityView } from './opportunity-schema.ts';
+import type { OpportunityClose, OpportunityCreate, OpportunityPatch, OpportunityUpsert, OpportunityView } from './opportunity-schema.ts';
 import { toView } from './opportunity-view.ts';
 import { markDirty } from '../sync-state/outbox.ts';
 import { afterCursor, toPage, type Page } from '../store/pagination.ts';
@@ -252,22 +252,40 @@ export async function patchOpportunity(
 }
 
 /**
- * Idempotent upsert by external reference. Concurrent callers race on the unique index: one insert
- * wins, the others wait for it to commit, find the row and update it, so one opportunity results.
+ * Idempotent upsert by external reference. Every upsert of one (account, reference) first takes a
+ * transaction-level advisory lock on it, so concurrent callers run one after another: the first
+ * creates, the others find the row and update it; they never wait on each other's locks in two
+ * orders (which deadlocked when they met on the unique index first and on the row lock second).
+ * A create made another way (POST, a PATCH of externalRef) can still win the unique index: the
+ * insert then does nothing and the row it made is updated.
  */
 export async function upsertByExternalRef(
   db: Executor,
   accountId: string,
   externalRef: string,
-  input: Omit<OpportunityCreate, 'externalRef'>,
+  input: OpportunityUpsert,
 ): Promise<{ created: boolean; opportunity: OpportunityView }> {
   return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`opportunity-ref:${accountId}:${externalRef}`}, 0))`);
     await validateInput(tx, accountId, input);
-    const created = await insertOpportunity(tx, accountId, { ...input, externalRef });
+    const existing = await findLiveByRef(tx, accountId, externalRef);
+    if (existing) return { created: false, opportunity: await patchRow(tx, accountId, existing, input) };
+    const { title } = input;
+    if (title === undefined) throw invalid([{ field: 'title', message: 'is required to create an opportunity' }]);
+    const created = await insertOpportunity(tx, accountId, { ...input, title, externalRef });
     if (created) return { created: true, opportunity: created };
     const row = await lockOpportunity(tx, accountId, eq(opportunities.externalRef, externalRef));
     return { created: false, opportunity: await patchRow(tx, accountId, row, input) };
   });
+}
+
+async function findLiveByRef(tx: Executor, accountId: string, externalRef: string): Promise<Row | undefined> {
+  const [row] = await tx
+    .select()
+    .from(opportunities)
+    .where(and(live(accountId), eq(opportunities.externalRef, externalRef)))
+    .for('update');
+  return row;
 }
 
 export async function getOpportunity(db: Executor, accountId: string, id: string) {

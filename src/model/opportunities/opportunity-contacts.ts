@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../store/db.ts';
-import { invalid, type FieldError } from '../store/errors.ts';
+import { conflict, invalid, type FieldError } from '../store/errors.ts';
 import { contacts, opportunityContacts, users } from '../store/schema.ts';
 
 export interface ContactSet {
@@ -42,9 +42,14 @@ export async function writeContactSet(db: Executor, accountId: string, opportuni
     .from(opportunityContacts)
     .where(eq(opportunityContacts.opportunityId, opportunityId));
   const involved = [...new Set([...previous.map((p) => p.id), ...(set.contactId ? [set.contactId] : []), ...set.contactIds])].sort();
+  const locked = new Set<string>();
   if (involved.length) {
-    await db.execute(sql`SELECT 1 FROM contacts WHERE id IN (${sql.join(involved.map((id) => sql`${id}`), sql`, `)}) ORDER BY id FOR NO KEY UPDATE`);
+    const rows = await db.execute<{ id: string }>(
+      sql`SELECT id FROM contacts WHERE id IN (${sql.join(involved.map((id) => sql`${id}`), sql`, `)}) ORDER BY id FOR NO KEY UPDATE`,
+    );
+    for (const row of rows) locked.add(row.id);
   }
+  assertStillThere(set, locked);
   await db.delete(opportunityContacts).where(eq(opportunityContacts.opportunityId, opportunityId));
   const rows = [
     ...(set.contactId ? [{ contactId: set.contactId, isPrimary: true }] : []),
@@ -53,6 +58,18 @@ export async function writeContactSet(db: Executor, accountId: string, opportuni
     .sort((a, b) => a.contactId.localeCompare(b.contactId))
     .map((row) => ({ ...row, accountId, opportunityId }));
   if (rows.length) await db.insert(opportunityContacts).values(rows);
+}
+
+/**
+ * The references were checked before the locks were taken: a contact deleted in between (its
+ * deletion held the lock we waited for) is a conflict with that deletion, not a foreign-key error.
+ */
+function assertStillThere(set: ContactSet, locked: Set<string>) {
+  const errors: FieldError[] = [];
+  const gone = (id: string) => `contact ${id} was deleted while this request ran`;
+  if (set.contactId && !locked.has(set.contactId)) errors.push({ field: 'contactId', message: gone(set.contactId) });
+  for (const id of set.contactIds) if (!locked.has(id)) errors.push({ field: 'contactIds', message: gone(id) });
+  if (errors.length) throw conflict(errors.map((e) => `${e.field}: ${e.message}`).join('; '), {}, errors);
 }
 
 /** Every referenced contact and user must belong to the account: a 400 naming the field otherwise. */

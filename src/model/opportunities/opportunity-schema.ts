@@ -30,8 +30,15 @@ export type OpportunityCreate = z.output<typeof opportunityCreateSchema>;
 export const opportunityPatchSchema = z.strictObject(z.object(writable).partial().shape);
 export type OpportunityPatch = z.output<typeof opportunityPatchSchema>;
 
-/** PUT by external reference: the reference is in the path, the body is a create. */
-export const opportunityUpsertSchema = opportunityCreateSchema.omit({ externalRef: true });
+/**
+ * PUT by external reference: the reference is in the path. Creating needs a title; updating an
+ * existing opportunity is a patch, so fields left out (the title too) keep their values.
+ */
+export const opportunityUpsertSchema = z.strictObject({
+  ...opportunityPatchSchema.omit({ externalRef: true }).shape,
+  title: writable.title.optional().describe('Required when the reference is new'),
+});
+export type OpportunityUpsert = z.output<typeof opportunityUpsertSchema>;
 
 export const closeStates = ['won', 'lost', 'abandoned'] as const;
 export const opportunityCloseSchema = z.strictObject({
