@@ -193,6 +193,16 @@ export interface SubscriptionRegistration {
   /** Our receiver, where the app's webhooks are pointed. */
   targetUrl: string;
   settings: MappingSettings;
+  /** The operator's CRM_BASE_URL_HOSTS: the developer key goes to the CRM's own API or to these hosts only. */
+  allowedHosts: readonly string[];
+}
+
+/** What a registration did: subscriptions created, already there (active or not), and others the app has that the sync does not need (left alone). */
+export interface RegistrationOutcome {
+  created: string[];
+  present: string[];
+  inactive: string[];
+  unwanted: string[];
 }
 
 /** How the CRM reaches us once the connection exists. */
@@ -243,6 +253,6 @@ export interface ProviderModule {
      * needs with these settings, and a way to register them with the app's developer API.
      */
     subscriptions?(settings: MappingSettings): WebhookSubscription[];
-    registerSubscriptions?(input: SubscriptionRegistration): Promise<{ created: string[]; present: string[]; inactive: string[] }>;
+    registerSubscriptions?(input: SubscriptionRegistration): Promise<RegistrationOutcome>;
   };
 }
