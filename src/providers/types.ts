@@ -167,7 +167,13 @@ export type WebhookVerdict =
   | {
       deliveries: { connectionId: string; events: unknown[] }[];
       /** Events of the request that were refused while others were taken (the receiver logs them, without their body). */
-      refusedEvents?: { count: number; connectionIds: string[]; reason: string };
+      refusedEvents?: {
+        count: number;
+        connectionIds: string[];
+        reason: string;
+        /** The reason as a short metric label: `crm_sync_webhook_events_refused_total{provider,reason}`. */
+        reasonCode: string;
+      };
     };
 
 /** What one delivery's events say: the deal ids, the events we could not read, and who closed which deal. */

@@ -60,6 +60,7 @@ export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLoo
         count: refused.reduce((n, c) => n + eventsOf(c).length, 0),
         connectionIds: refused.map((c) => c.id),
         reason: 'events of a portal whose connection’s secret did not sign the request',
+        reasonCode: 'portal_not_signed',
       },
     }),
   };
