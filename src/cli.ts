@@ -3,7 +3,7 @@
 // service modules it needs when it runs, so help and usage errors answer at once, with no database or Redis.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
-import { appSecrets, config, ConfigError, keyring, oauthApps, publicUrl } from './config.ts';
+import { appSecrets, config, ConfigError, developerApp, keyring, oauthApps, publicUrl } from './config.ts';
 import type { Database } from './model/store/db.ts';
 import { DomainError } from './model/store/errors.ts';
 import { currency } from './model/store/fields.ts';
@@ -25,6 +25,10 @@ Commands:
   keys create --account ACCOUNT_ID create another API key for an account
   keys revoke KEY_ID               revoke an API key
   backfill CONNECTION_ID           import every deal the connection's CRM has, with a progress bar
+  webhook-subscriptions CONNECTION_ID [--register]
+                                   the HubSpot webhook subscriptions the connection needs, one a line;
+                                   --register: point the app at us and subscribe what it lacks
+                                   (HUBSPOT_APP_ID, HUBSPOT_DEVELOPER_API_KEY)
   status [--account ACCOUNT_ID] [--json]
                                    every connection's health: queues, lag, budget, reconciliation, errors
 
@@ -233,6 +237,29 @@ async function backfill({ connectionId }: { connectionId: string }) {
   }
 }
 
+function webhookSubscriptionsArgs(args: string[]) {
+  const { values, positionals } = parse(args, { register: { type: 'boolean' } });
+  return { connectionId: uuid(positionals[0], 'webhook-subscriptions needs a CONNECTION_ID (a UUID)'), register: Boolean(values.register) };
+}
+
+/**
+ * Lists what the connection's HubSpot app must subscribe to (`deal.creation`, `deal.propertyChange:amount`…);
+ * with --register, registers it and prints what was created, already there, turned off, or not needed.
+ */
+async function webhookSubscriptions(options: { connectionId: string; register: boolean }) {
+  const [{ connectionSubscriptions, registerConnectionSubscriptions }, { subscriptionName }] = await Promise.all([
+    import('./orchestration/webhook-subscriptions.ts'),
+    import('./providers/webhook-subscription-name.ts'),
+  ]);
+  const cfg = config();
+  await withDatabase(async (db) => {
+    const wanted = await connectionSubscriptions(db, options.connectionId);
+    if (!options.register) return void console.log(wanted.map(subscriptionName).join('\n'));
+    const outcome = await registerConnectionSubscriptions({ db, publicUrl: publicUrl(cfg), crmBaseUrlHosts: cfg.CRM_BASE_URL_HOSTS ?? [] }, options.connectionId, (provider) => developerApp(cfg, provider));
+    console.log(JSON.stringify({ connectionId: options.connectionId, ...outcome }));
+  });
+}
+
 function statusArgs(args: string[]) {
   const { values } = parse(args, { json: { type: 'boolean' }, account: { type: 'string' } });
   const account = values.account === undefined ? undefined : uuid(values.account, '--account must be an account id (a UUID)');
@@ -310,6 +337,7 @@ const commands: Record<string, Command<unknown>> = {
   backfill: command({ check: backfillArgs, run: backfill }),
   demo: command({ check: demoArgs, run: demo }),
   status: command({ check: statusArgs, run: status }),
+  'webhook-subscriptions': command({ check: webhookSubscriptionsArgs, run: webhookSubscriptions }),
 };
 
 async function main(argv: string[]) {

@@ -58,6 +58,8 @@ const envSchema = z.object({
   HUBSPOT_APP_ID: z.coerce.number().int().positive().optional(),
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
+  // That app's developer API key (the developer account's, not a portal's): registers its webhook subscriptions.
+  HUBSPOT_DEVELOPER_API_KEY: z.string().min(1).optional(),
   // A Pipedrive OAuth app, for connections made with an authorization code.
   PIPEDRIVE_CLIENT_ID: z.string().min(1).optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().min(1).optional(),
@@ -123,4 +125,17 @@ export function appSecrets(cfg: Config) {
 export function oauthApps(cfg: Config) {
   const app = (clientId?: string, clientSecret?: string) => (clientId && clientSecret ? { clientId, clientSecret } : undefined);
   return { hubspot: app(cfg.HUBSPOT_CLIENT_ID, cfg.HUBSPOT_CLIENT_SECRET), pipedrive: app(cfg.PIPEDRIVE_CLIENT_ID, cfg.PIPEDRIVE_CLIENT_SECRET) };
+}
+
+/**
+ * The CRM app whose webhook subscriptions `crm-sync webhook-subscriptions --register` manages: its id
+ * and developer API key, or an error naming each variable that is missing.
+ */
+export function developerApp(cfg: Config, provider: string): { appId: string; developerKey: string } {
+  if (provider !== 'hubspot') throw new ConfigError(`${provider} has no developer app whose webhook subscriptions crm-sync registers`);
+  const missing = [cfg.HUBSPOT_APP_ID ? undefined : 'HUBSPOT_APP_ID', cfg.HUBSPOT_DEVELOPER_API_KEY ? undefined : 'HUBSPOT_DEVELOPER_API_KEY'].filter((name) => name !== undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(`invalid environment: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required to register HubSpot webhook subscriptions (the app's id and its developer API key, from the HubSpot developer account that owns the app)`);
+  }
+  return { appId: String(cfg.HUBSPOT_APP_ID), developerKey: cfg.HUBSPOT_DEVELOPER_API_KEY! };
 }

@@ -35,7 +35,11 @@ describe('crm-sync demo --exit', () => {
     for (const chapter of ['1. An ERP creates', '2. A person edits the amount in HubSpot', '3. A person marks it won in Pipedrive', '4. Both sides edit', '5. A webhook is lost']) {
       expect(out).toContain(chapter);
     }
-    expect(out).toMatch(/API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/);
+    // The HubSpot app got the whole derived list: the object events plus one property change per property read.
+    expect(Number(/HubSpot app subscribed to the (\d+) webhook events/.exec(out)?.[1])).toBeGreaterThanOrEqual(14);
+    // With --exit the servers are closed when the story ends: no URLs to open, only that they are closed.
+    expect(out).not.toMatch(/https?:\/\/127\.0\.0\.1:\d+\/(docs|admin|metrics|_sandbox)/);
+    expect(out).toContain('Stopped (--exit): the API, the workers and both sandboxes are closed');
     const end: Json = JSON.parse(out.split('\n').find((line) => line.startsWith('END '))!.slice(4));
 
     const sql = postgres(demoUrl, { max: 1, onnotice: () => {} });

@@ -13,6 +13,7 @@ type Json = any;
  * in a batch signed with one tenant's secret, and bodies nested deep enough to overflow a stack.
  */
 
+const ADMIN_TOKEN = 'webhook-edges-admin-token';
 let stack: SyncStack;
 let publicUrl: string;
 let sandboxesA: Awaited<ReturnType<typeof startSandboxes>>;
@@ -40,7 +41,7 @@ const connectHubSpot = async (client: Client, hs: typeof sandboxesA.hubspot) =>
 beforeAll(async () => {
   const port = await freePort();
   publicUrl = `http://127.0.0.1:${port}`;
-  stack = await startSyncStack({ publicUrl });
+  stack = await startSyncStack({ publicUrl, adminToken: ADMIN_TOKEN });
   await stack.app.listen({ port, host: '127.0.0.1' });
   // Two tenants, each with a HubSpot portal of its own (its own app client secret).
   [sandboxesA, sandboxesB] = await Promise.all([startSandboxes(7301), startSandboxes(7302)]);
@@ -70,6 +71,9 @@ describe('a HubSpot batch naming another tenant’s portal', () => {
     expect(await ofEvent(2)).toEqual([]);
     expect(await ofEvent(3)).toEqual([]);
     expect((await queued()).filter((d) => d.connectionId === hubspotB.id)).toEqual([]);
+    // Refused, logged and counted where an admin sees them.
+    const metrics = await fetch(`${publicUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(await metrics.text()).toContain('crm_sync_webhook_events_refused_total{provider="hubspot",reason="portal_not_signed"} 2');
   });
 
   it('answers 401 when no event of the batch is for a connection whose secret signed it', async () => {

@@ -69,7 +69,7 @@ export async function buildServer({ db, logger, sync, admin }: ServerOptions): P
   const metrics = sync && admin ? createServerMetrics() : undefined;
   if (sync) {
     const { keyring, publicUrl, appSecrets } = sync.setup;
-    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, appSecrets, onAcknowledged: metrics?.webhookAcknowledged });
+    await webhookReceivers(app, { db, keyring, inbound: sync.inbound, publicUrl, appSecrets, onAcknowledged: metrics?.webhookAcknowledged, onEventsRefused: metrics?.webhookEventsRefused });
   }
   healthRoutes(app, { db, redis: sync?.setup.redis });
   if (sync && admin && metrics) {

@@ -10,6 +10,8 @@ import { startWorkers, type Workers } from '../jobs/worker.ts';
 import { createAccount } from '../model/accounts/accounts.ts';
 import { connectDatabase, type DatabaseHandle } from '../model/store/db.ts';
 import { migrateDatabase } from '../model/store/migrate.ts';
+import { registerConnectionSubscriptions } from '../orchestration/webhook-subscriptions.ts';
+import type { RegistrationOutcome } from '../providers/types.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../sandbox/hubspot/index.ts';
 import { startPipedriveSandbox, type PipedriveSandbox } from '../sandbox/pipedrive/index.ts';
 import { demoDatabaseUrl, dropDemoDatabase } from './database.ts';
@@ -57,6 +59,8 @@ export interface DemoWorld {
   api: (method: string, path: string, body?: unknown) => Promise<Json>;
   users: { ana: Json; ben: Json };
   connections: { hubspot: Json; pipedrive: Json };
+  /** What registering the HubSpot app's webhook subscriptions did. */
+  subscriptions: RegistrationOutcome;
   close(): Promise<void>;
 }
 
@@ -67,11 +71,6 @@ async function connect(world: Pick<DemoWorld, 'api' | 'hubspot' | 'pipedrive'>) 
   const { api, hubspot: hs, pipedrive: pd } = world;
   const hubspot = await api('POST', '/connections', { provider: 'hubspot', credentials: { accessToken: hs.token, clientSecret: hs.clientSecret }, baseUrl: hs.baseUrl });
   const pipedrive = await api('POST', '/connections', { provider: 'pipedrive', credentials: { apiToken: pd.token }, baseUrl: pd.baseUrl });
-  // What an ops person does once in the HubSpot app's settings, done with the developer API key.
-  const app = `${hs.baseUrl}/webhooks/v3/${hs.appId}`;
-  await request(`${app}/settings?hapikey=${hs.developerApiKey}`, 'PUT', { targetUrl: hubspot.webhook.url });
-  const subscriptions = [['deal.creation'], ['deal.deletion'], ['deal.restore'], ['deal.merge'], ...['amount', 'dealname', 'dealstage', 'closedate'].map((p) => ['deal.propertyChange', p])];
-  for (const [eventType, propertyName] of subscriptions) await request(`${app}/subscriptions?hapikey=${hs.developerApiKey}`, 'POST', { eventType, propertyName, active: true });
   return { hubspot, pipedrive };
 }
 
@@ -120,6 +119,9 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
   const users = { ana: await api('POST', '/users', PEOPLE.ana), ben: await api('POST', '/users', PEOPLE.ben) };
   const connections = await connect({ api, hubspot, pipedrive });
   await mapStages(api, connections);
+  // What an ops person does once with `crm-sync webhook-subscriptions <id> --register`: the HubSpot app is
+  // pointed at the receiver and subscribed to every event the connection's settings need (from the field registry).
+  const subscriptions = await registerConnectionSubscriptions(deps, connections.hubspot.id, () => ({ appId: String(hubspot.appId), developerKey: hubspot.developerApiKey }));
   const close = async () => {
     await app.close();
     await workers.close();
@@ -128,5 +130,5 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
     await Promise.all([hubspot.close(), pipedrive.close()]);
     await database.close();
   };
-  return { databaseUrl, publicUrl, adminToken, database, redis, queues, app, workers, hubspot, pipedrive, api, users, connections, close };
+  return { databaseUrl, publicUrl, adminToken, database, redis, queues, app, workers, hubspot, pipedrive, api, users, connections, subscriptions, close };
 }

@@ -167,7 +167,13 @@ export type WebhookVerdict =
   | {
       deliveries: { connectionId: string; events: unknown[] }[];
       /** Events of the request that were refused while others were taken (the receiver logs them, without their body). */
-      refusedEvents?: { count: number; connectionIds: string[]; reason: string };
+      refusedEvents?: {
+        count: number;
+        connectionIds: string[];
+        reason: string;
+        /** The reason as a short metric label: `crm_sync_webhook_events_refused_total{provider,reason}`. */
+        reasonCode: string;
+      };
     };
 
 /** What one delivery's events say: the deal ids, the events we could not read, and who closed which deal. */
@@ -193,6 +199,16 @@ export interface SubscriptionRegistration {
   /** Our receiver, where the app's webhooks are pointed. */
   targetUrl: string;
   settings: MappingSettings;
+  /** The operator's CRM_BASE_URL_HOSTS: the developer key goes to the CRM's own API or to these hosts only. */
+  allowedHosts: readonly string[];
+}
+
+/** What a registration did: subscriptions created, already there (active or not), and others the app has that the sync does not need (left alone). */
+export interface RegistrationOutcome {
+  created: string[];
+  present: string[];
+  inactive: string[];
+  unwanted: string[];
 }
 
 /** How the CRM reaches us once the connection exists. */
@@ -243,6 +259,6 @@ export interface ProviderModule {
      * needs with these settings, and a way to register them with the app's developer API.
      */
     subscriptions?(settings: MappingSettings): WebhookSubscription[];
-    registerSubscriptions?(input: SubscriptionRegistration): Promise<{ created: string[]; present: string[]; inactive: string[] }>;
+    registerSubscriptions?(input: SubscriptionRegistration): Promise<RegistrationOutcome>;
   };
 }

@@ -18,6 +18,8 @@ export interface WebhookDeps {
   appSecrets?: Partial<Record<Provider, string>>;
   /** Told how long each delivery took to answer, for the acknowledgement latency metric. */
   onAcknowledged?: (provider: Provider, status: number, seconds: number) => void;
+  /** Told of events refused while others of the same request were taken (the request itself answered 200). */
+  onEventsRefused?: (provider: Provider, reasonCode: string, count: number) => void;
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -62,7 +64,10 @@ async function receive(deps: WebhookDeps, module: ProviderModule, request: Fasti
     const { status, message, headers } = verdict.refused;
     return reply.headers(headers ?? {}).code(status).send({ status, message });
   }
-  if (verdict.refusedEvents) request.log.warn({ provider: module.id, refusedEvents: verdict.refusedEvents }, 'webhook events refused');
+  if (verdict.refusedEvents) {
+    request.log.warn({ provider: module.id, refusedEvents: verdict.refusedEvents }, 'webhook events refused');
+    deps.onEventsRefused?.(module.id, verdict.refusedEvents.reasonCode, verdict.refusedEvents.count);
+  }
   const receivedAt = Date.now();
   const deliveries = verdict.deliveries.map((d) => ({ ...d, provider: module.id, receivedAt }));
   return enqueueAll(reply, request, deps.inbound, deliveries);

@@ -25,7 +25,7 @@ export const SANDBOX_HOSTS: readonly string[] = parseConfig(SANDBOX_HOSTS_ENV).C
  * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
  */
 export async function startSyncStack(
-  options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string; eventTargetsAllowed?: SyncDeps['eventTargetsAllowed'] } = {},
+  options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string; eventTargetsAllowed?: SyncDeps['eventTargetsAllowed']; adminToken?: string } = {},
 ) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
@@ -41,7 +41,7 @@ export async function startSyncStack(
     appSecrets: undefined as SetupDeps['appSecrets'],
   };
   const queues = createQueues(deps.redis, deps.prefix);
-  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events } });
+  const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events }, ...(options.adminToken && { admin: { token: options.adminToken, queues: Object.values(queues) } }) });
   const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });
   return {
     database,

@@ -35,6 +35,11 @@ describe('HubSpot webhooks', () => {
     expect(parsed.closers.size).toBe(0);
   });
 
+  it('names the deal of an association change, which HubSpot gives as fromObjectId', () => {
+    const change = { subscriptionType: 'deal.associationChange', fromObjectId: 9, toObjectId: 31, associationType: 'DEAL_TO_CONTACT', associationRemoved: false, portalId: 1 };
+    expect(hubspot.webhooks.parse([change])).toMatchObject({ ids: ['9'], unreadable: [] });
+  });
+
   it('routes a signed batch to the connections of its portals, and refuses an unsigned or malformed one', async () => {
     const events = [{ portalId: 111, objectId: 1, subscriptionType: 'deal.creation' }];
     const verdict = await hubspot.webhooks.receive(signedHubSpot(events, 'secret-a'), lookup([a, b]));

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { requireAdmin } from './guard.ts';
 import type { AdminAuth } from './lockout.ts';
 import { refreshSyncGauges, syncGauges, type GaugeDeps } from './sync-gauges.ts';
@@ -20,10 +20,19 @@ export function createServerMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const eventsRefused = new Counter({
+    name: 'crm_sync_webhook_events_refused_total',
+    help: 'Webhook events this process refused although the request carrying them was taken (e.g. events of a CRM account whose secret did not sign the batch), by provider and reason',
+    labelNames: ['provider', 'reason'],
+    registers: [registry],
+  });
   return {
     registry,
     webhookAcknowledged(provider: string, status: number, seconds: number) {
       webhookAck.observe({ provider, status: String(status) }, seconds);
+    },
+    webhookEventsRefused(provider: string, reason: string, count: number) {
+      eventsRefused.inc({ provider, reason }, count);
     },
   };
 }

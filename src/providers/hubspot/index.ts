@@ -32,6 +32,6 @@ export const hubspot: ProviderModule = {
     parse: parseHubSpotEvents,
     setup: setUpHubSpotWebhooks,
     subscriptions: hubspotSubscriptions,
-    registerSubscriptions: registerHubSpotSubscriptions,
+    registerSubscriptions: (input) => registerHubSpotSubscriptions({ ...input, baseUrl: checkedCrmUrl(hubspot, input.baseUrl ?? apiRoot, input.allowedHosts) }),
   },
 };

@@ -14,6 +14,8 @@ export const hubspotEvent = z.looseObject({
   /** deal.merge: the surviving deal's id, and the ids merged into it. */
   newObjectId: objectId.optional(),
   mergedObjectIds: z.array(objectId).optional(),
+  /** deal.associationChange: the deal, and the object associated with it or dissociated. */
+  fromObjectId: objectId.optional(),
 });
 export type HubSpotEvent = z.infer<typeof hubspotEvent>;
 

@@ -3,25 +3,27 @@ import type { SubscriptionCreateRequestEventTypeEnum } from '@hubspot/api-client
 import type { MappingSettings } from '../../sync/fields.ts';
 import { within } from '../../model/store/within.ts';
 import { propertiesRead } from '../field-map.ts';
-import type { SubscriptionRegistration, WebhookSubscription } from '../types.ts';
+import type { RegistrationOutcome, SubscriptionRegistration, WebhookSubscription } from '../types.ts';
+import { subscriptionName } from '../webhook-subscription-name.ts';
 import { hubspotFields } from './fields.ts';
 
 /**
  * A HubSpot app sends only the events it subscribes to, and a deal.propertyChange only for the
  * properties named: a property the sync reads but the app does not subscribe to changes unseen
  * until reconciliation. So the list is derived from the field registry (every property any field
- * reads with this connection's settings: custom attributes, source and the ERP reference included),
- * never written out by hand.
+ * reads with this connection's settings: owner, pipeline and stage, description, close reason,
+ * custom attributes, source and the ERP reference included), never written out by hand.
+ * deal.associationChange brings a change of the deal's contacts (the primary contact syncs).
+ * Contact events are not subscribed: they name a contact, not its deals, and the sync reads a
+ * deal's contact whenever it reads the deal.
  */
-const OBJECT_EVENTS = ['deal.creation', 'deal.deletion', 'deal.restore', 'deal.merge'];
+const OBJECT_EVENTS = ['deal.creation', 'deal.deletion', 'deal.restore', 'deal.merge', 'deal.associationChange'];
 const PROPERTY_CHANGE = 'deal.propertyChange';
 
 export function hubspotSubscriptions(settings: MappingSettings): WebhookSubscription[] {
   const properties = [...new Set([...propertiesRead(hubspotFields, settings), ...(settings.externalRefField ? [settings.externalRefField] : [])])];
   return [...OBJECT_EVENTS.map((eventType) => ({ eventType })), ...properties.map((propertyName) => ({ eventType: PROPERTY_CHANGE, propertyName }))];
 }
-
-const key = (s: { eventType: string; propertyName?: string | undefined }) => `${s.eventType}${s.propertyName ? `:${s.propertyName}` : ''}`;
 
 /** How long each developer API call may take. */
 const CALL_TIMEOUT_MS = 30_000;
@@ -30,19 +32,25 @@ const bounded = <T>(promise: Promise<T>, what: string) => within(promise, CALL_T
 
 /**
  * Points the app's webhooks at our receiver and subscribes what is missing, with the app's developer
- * API key (the webhooks v3 API). Existing subscriptions are left as they are; inactive ones are named.
+ * API key (the webhooks v3 API: there is no batch create, so one POST per missing subscription; the
+ * only batch endpoint, subscriptions/batch/update, just turns existing ones on or off). Existing
+ * subscriptions are left as they are: inactive ones the sync needs are named (a person turned them
+ * off in the app's settings), and so are those the sync does not need (another integration's, or a
+ * property no longer mapped), never deleted: the app's subscriptions serve every portal that installed it.
  */
-export async function registerHubSpotSubscriptions(input: SubscriptionRegistration): Promise<{ created: string[]; present: string[]; inactive: string[] }> {
+export async function registerHubSpotSubscriptions(input: SubscriptionRegistration): Promise<RegistrationOutcome> {
   const appId = Number(input.appId);
   if (!Number.isSafeInteger(appId) || appId <= 0) throw new Error('the app id must be a number');
   const client = new Client({ developerApiKey: input.developerKey, ...(input.baseUrl ? { basePath: input.baseUrl } : {}), numberOfApiCallRetries: 0 });
   const { webhooks } = client;
   await bounded(webhooks.settingsApi.configure(appId, { targetUrl: input.targetUrl, throttling: { maxConcurrentRequests: 10 } }), 'setting the target URL');
   const existing = (await bounded(webhooks.subscriptionsApi.getAll(appId), 'listing subscriptions')).results;
-  const present = new Map(existing.map((s) => [key(s), s.active]));
-  const result = { created: [] as string[], present: [] as string[], inactive: [] as string[] };
-  for (const wanted of hubspotSubscriptions(input.settings)) {
-    const name = key(wanted);
+  const present = new Map(existing.map((s) => [subscriptionName(s), s.active]));
+  const wantedList = hubspotSubscriptions(input.settings);
+  const wantedNames = new Set(wantedList.map(subscriptionName));
+  const result: RegistrationOutcome = { created: [], present: [], inactive: [], unwanted: [...present.keys()].filter((name) => !wantedNames.has(name)) };
+  for (const wanted of wantedList) {
+    const name = subscriptionName(wanted);
     if (present.has(name)) {
       (present.get(name) ? result.present : result.inactive).push(name);
       continue;

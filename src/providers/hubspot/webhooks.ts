@@ -60,6 +60,7 @@ export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLoo
         count: refused.reduce((n, c) => n + eventsOf(c).length, 0),
         connectionIds: refused.map((c) => c.id),
         reason: 'events of a portal whose connection’s secret did not sign the request',
+        reasonCode: 'portal_not_signed',
       },
     }),
   };
@@ -69,7 +70,9 @@ export async function receiveHubSpot(request: WebhookRequest, lookup: WebhookLoo
 function idsOfEvent(raw: unknown): string[] | undefined {
   const event = (raw ?? {}) as Partial<HubSpotEvent>;
   if (!String(event.subscriptionType ?? '').startsWith('deal.')) return []; // contacts, companies: not ours to sync
-  const ids = [event.newObjectId ?? event.objectId, ...(Array.isArray(event.mergedObjectIds) ? event.mergedObjectIds : [])].map(String);
+  // An association change names the deal as fromObjectId (its contact is toObjectId).
+  const own = event.subscriptionType === 'deal.associationChange' ? (event.objectId ?? event.fromObjectId) : (event.newObjectId ?? event.objectId);
+  const ids = [own, ...(Array.isArray(event.mergedObjectIds) ? event.mergedObjectIds : [])].map(String);
   return ids.every((id) => REMOTE_ID.test(id)) ? ids : undefined;
 }
 
