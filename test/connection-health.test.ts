@@ -176,7 +176,9 @@ describe('records with problems', () => {
     expect(problem.cause).toEqual(expect.any(String));
     expect(Date.parse(problem.since)).toBeGreaterThanOrEqual(before - 1000);
     expect((await dealOf(id)).properties.dealstage).toBe(deal.properties.dealstage);
-    expect((await current()).recordsWithProblems).toBe(1);
+    const degraded = await current();
+    expect(degraded).toMatchObject({ status: 'active', lastError: null, recordsWithProblems: 1 });
+    expect(degraded.warnings).toEqual([{ code: 'records_with_problems', message: expect.stringContaining(`/v1/connections/${connection.id}/problems`) }]);
 
     // The admin API: the same list, for any account's connection.
     const listed = await app.inject({ method: 'GET', url: `/admin/api/connections/${connection.id}/problems`, headers: admin });
@@ -201,7 +203,7 @@ describe('records with problems', () => {
     expect((await client.request('PATCH', `/v1/connections/${connection.id}`, { stages })).statusCode).toBe(200);
     await eventually(async () => (await problems()).length === 0, 'the problem is gone', 20_000);
     expect((await dealOf(id)).properties.dealstage).toBe('presentationscheduled');
-    expect((await current()).recordsWithProblems).toBe(0);
+    expect((await current())).toMatchObject({ recordsWithProblems: 0, warnings: [] });
     expect(await problemGauge()).toBe(0);
     expect(statusTable(await statusReport(stack.deps, stack.queues.inbound, client.accountId)).split('\n')[1]).toMatch(/active\s+-\s+/);
   });
