@@ -11,6 +11,8 @@ export interface ConnectionStatus {
   provider: string;
   state: string;
   pendingOutbound: number;
+  /** Records the connection cannot sync fully (GET /v1/connections/{id}/problems lists them). */
+  recordsWithProblems: number;
   outboundLagSeconds: number | null;
   /** Age of the oldest inbound delivery still waiting; null when none waits. */
   inboundLagSeconds: number | null;
@@ -32,6 +34,7 @@ function toStatus(c: ConnectionHealth, waitingSince: Date | undefined, now: numb
     provider: c.provider,
     state: c.status,
     pendingOutbound: c.pendingOutbound,
+    recordsWithProblems: c.recordsWithProblems,
     outboundLagSeconds: secondsSince(c.oldestDirtyAt, now),
     inboundLagSeconds: secondsSince(waitingSince, now),
     lastPulledAt: c.lastPulledAt?.toISOString() ?? null,
@@ -73,10 +76,12 @@ function cells(s: ConnectionStatus, now: number): string[] {
   const inbound = s.inboundLagSeconds !== null ? `waiting ${duration(s.inboundLagSeconds)}` : s.lastPulledAt ? `idle, pulled ${ago(s.lastPulledAt, now)}` : 'idle';
   const share = s.budget.dailyLimit ? ` (${((100 * s.budget.usedToday) / s.budget.dailyLimit).toFixed(1)}%)` : '';
   const reconcile = s.lastReconcile ? `${ago(s.lastReconcile.finishedAt, now)}${s.lastReconcile.stopped ? ` (${s.lastReconcile.stopped})` : ''}` : 'never';
-  return [s.accountName, s.provider, s.connectionId, s.state, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
+  // Active with records it cannot sync is not healthy: the count stands beside the state.
+  const problems = s.recordsWithProblems ? `${number(s.recordsWithProblems)} record${s.recordsWithProblems === 1 ? '' : 's'}` : '-';
+  return [s.accountName, s.provider, s.connectionId, s.state, problems, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
 }
 
-const HEADINGS = ['ACCOUNT', 'PROVIDER', 'CONNECTION', 'STATE', 'PENDING OUT', 'INBOUND', 'BUDGET TODAY', 'RECONCILED', 'DRIFT', 'LAST ERROR'];
+const HEADINGS = ['ACCOUNT', 'PROVIDER', 'CONNECTION', 'STATE', 'PROBLEMS', 'PENDING OUT', 'INBOUND', 'BUDGET TODAY', 'RECONCILED', 'DRIFT', 'LAST ERROR'];
 
 /** Columns padded to their widest cell, two spaces apart: readable in a terminal, greppable in a log. */
 export function statusTable(statuses: ConnectionStatus[], now = Date.now()): string {

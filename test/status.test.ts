@@ -61,7 +61,7 @@ describe('crm-sync status', () => {
 
   it('reports each connection: outbound backlog, inbound lag, budget, reconciliation, last error', () => {
     const byProvider = Object.fromEntries(report.map((s) => [s.provider, s]));
-    expect(byProvider.hubspot).toMatchObject({ accountId: client.accountId, accountName: 'Status Ltd', connectionId: hubspot.id, state: 'active', pendingOutbound: 0, outboundLagSeconds: null, lastError: null, lastReconcile: { drift: 2, seen: 40 } });
+    expect(byProvider.hubspot).toMatchObject({ accountId: client.accountId, accountName: 'Status Ltd', connectionId: hubspot.id, state: 'active', pendingOutbound: 0, recordsWithProblems: 0, outboundLagSeconds: null, lastError: null, lastReconcile: { drift: 2, seen: 40 } });
     expect(byProvider.hubspot!.inboundLagSeconds).toBeGreaterThanOrEqual(120);
     expect(byProvider.hubspot!.budget.dailyLimit).toBe(250_000);
     expect(byProvider.hubspot!.budget.usedToday).toBeGreaterThan(0);
@@ -74,13 +74,13 @@ describe('crm-sync status', () => {
   it('prints a table with one aligned row per connection', () => {
     const lines = statusTable(report).split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^ACCOUNT\s+PROVIDER\s+CONNECTION\s+STATE\s+PENDING OUT\s+INBOUND\s+BUDGET TODAY\s+RECONCILED\s+DRIFT\s+LAST ERROR$/);
+    expect(lines[0]).toMatch(/^ACCOUNT\s+PROVIDER\s+CONNECTION\s+STATE\s+PROBLEMS\s+PENDING OUT\s+INBOUND\s+BUDGET TODAY\s+RECONCILED\s+DRIFT\s+LAST ERROR$/);
     const hubspotLine = lines.find((l) => l.includes(hubspot.id))!;
     const pipedriveLine = lines.find((l) => l.includes(pipedrive.id))!;
     expect(hubspotLine).toMatch(/waiting 2m/);
     expect(hubspotLine).toMatch(/4m ago/);
     expect(hubspotLine).toMatch(/\/ 250,000 \(\d+\.\d%\)/);
-    expect(pipedriveLine).toMatch(/paused\s+1 \(oldest \d+s\)/);
+    expect(pipedriveLine).toMatch(/paused\s+-\s+1 \(oldest \d+s\)/);
     expect(pipedriveLine).toMatch(/never\s+-\s+server: Pipedrive answered 502$/);
     // Aligned: every column starts where its heading does.
     for (const heading of ['PROVIDER', 'CONNECTION', 'STATE', 'BUDGET TODAY', 'LAST ERROR']) {

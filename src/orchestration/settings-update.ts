@@ -1,4 +1,5 @@
 import { ownedConnection, saveSettings } from '../model/connections/connections.ts';
+import { markPushProblemsDirty } from '../model/sync-state/outbox.ts';
 import { accountSide } from '../model/connections/settings-context.ts';
 import type { CrmConnector, RemoteAccount } from '../providers/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
@@ -42,6 +43,8 @@ export async function checkedSettings(
 /**
  * PATCH /v1/connections/{id}: each top-level key given replaces that key's value whole (a list or
  * map given is the new list or map, not merged into the old one); keys left out keep their values.
+ * The records a push to this connection found problems with are pushed again under the new settings
+ * (the API's onResponse hook asks for the flush).
  */
 export async function updateConnectionSettings(deps: SyncDeps, accountId: string, id: string, patch: Record<string, unknown>) {
   const row = await ownedConnection(deps.db, accountId, id);
@@ -54,5 +57,9 @@ export async function updateConnectionSettings(deps: SyncDeps, accountId: string
     return connectorFor(row.provider, credentials, merged.baseUrl as string | undefined, pacer, deps.crmBaseUrlHosts ?? []);
   };
   const settings = await checkedSettings(deps, accountId, connector, merged, Object.keys(patch), '', undefined);
-  return saveSettings(deps.db, accountId, id, settings);
+  return deps.db.transaction(async (tx) => {
+    const saved = await saveSettings(tx, accountId, id, settings);
+    await markPushProblemsDirty(tx, id);
+    return saved;
+  });
 }

@@ -4,9 +4,20 @@ import { providerModule } from '../providers/index.ts';
 import type { Provider } from '../model/store/schema.ts';
 import { DomainError, invalid } from '../model/store/errors.ts';
 
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+}
+
+/** An unknown key is named itself (settings.bogus), not its parent object (or nothing, at the top). */
+const perKey = (issue: Issue): Issue[] =>
+  issue.code === 'unrecognized_keys' && issue.keys?.length ? issue.keys.map((key) => ({ path: [...issue.path, key], message: 'is not a known key' })) : [issue];
+
 /** A 400 naming each failing field under `prefix` (credentials.accessToken, settings.stages.0.stageId). */
-export function fieldProblems(prefix: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): DomainError {
-  return invalid(issues.map((i) => ({ field: [prefix, ...i.path.map(String)].filter(Boolean).join('.'), message: i.message })));
+export function fieldProblems(prefix: string, issues: readonly Issue[]): DomainError {
+  return invalid(issues.flatMap(perKey).map((i) => ({ field: [prefix, ...i.path.map(String)].filter(Boolean).join('.'), message: i.message })));
 }
 
 /** 400 naming `field` unless the CRM's credentials may go to this baseUrl (its own API or an operator-listed host). */

@@ -3,7 +3,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { connectionHealth, inboundWaitingSince } from '../../orchestration/connection-health.ts';
 import { notifyAccount } from '../../jobs/notify.ts';
+import { connectionForWorker } from '../../model/connections/connections.ts';
+import { notFound } from '../../model/store/errors.ts';
 import { conflictView, listConflicts, reviewConflict } from '../../model/sync-state/conflicts.ts';
+import { listConnectionProblems, problemView } from '../../model/sync-state/problems.ts';
 import { replayOpportunity } from '../../model/sync-state/replay.ts';
 import { getAnySyncTimeline } from '../../model/sync-state/sync-timeline.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
@@ -96,9 +99,24 @@ function connectionRoutes(r: ZodApp, deps: AdminDeps) {
     const waiting = await inboundWaitingSince(deps.inbound);
     return { data: health.map((c) => ({ ...c, settings: undefined, inboundWaitingSince: waiting.get(c.connectionId) ?? null })) };
   });
+
+  r.get('/connections/:id/problems', {
+    schema: {
+      tags,
+      description: 'What `GET /v1/connections/{id}/problems` answers (the records the connection cannot sync fully: field, value, cause, since), for a connection of any account.',
+      params: idParams,
+      querystring: z.strictObject({ ...pageQuery, ...accountQuery }),
+      response: { 200: listOf(problemView), ...errors },
+    },
+  }, async (request) => {
+    const { accountId, ...page } = request.query;
+    const connection = await connectionForWorker(deps.db, request.params.id);
+    if (!connection || (accountId && connection.accountId !== accountId)) throw notFound('connection');
+    return listConnectionProblems(deps.db, request.params.id, page);
+  });
 }
 
-/** /admin/api: what an operator does about failed jobs, conflicts and opportunities a CRM lost. */
+/** /admin/api: what an operator does about failed jobs, conflicts, opportunities a CRM lost and connections' problems. */
 export function adminApiRoutes(app: FastifyInstance, deps: AdminDeps) {
   const r = withZod(app);
   for (const routes of [jobRoutes, conflictRoutes, opportunityRoutes, connectionRoutes]) routes(r, deps);

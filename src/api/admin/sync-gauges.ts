@@ -35,6 +35,7 @@ export function syncGauges(registry: Registry) {
     budgetUsed: gauge('crm_sync_crm_budget_used_today', "The connection's daily CRM budget spent today (UTC): requests or tokens, as its CRM counts them", CONNECTION_LABELS),
     budgetLimit: gauge('crm_sync_crm_budget_daily_limit', "The connection's daily CRM budget", CONNECTION_LABELS),
     outboundPending: gauge('crm_sync_outbound_pending', 'Opportunities waiting to be pushed to the CRM', CONNECTION_LABELS),
+    recordsWithProblems: gauge('crm_sync_records_with_problems', 'Opportunities the connection cannot sync fully: a value it could not map, write or read (GET /v1/connections/{id}/problems)', CONNECTION_LABELS),
     outboundLag: gauge('crm_sync_outbound_lag_seconds', 'Age of the oldest opportunity waiting to be pushed; 0 when none waits', CONNECTION_LABELS),
     conflicts: gauge('crm_sync_conflicts_last_hour', 'Conflicts decided in the last hour', CONNECTION_LABELS),
     echoes: gauge('crm_sync_echoes_suppressed_last_hour', 'Echoes of our own writes suppressed in the last hour', CONNECTION_LABELS),
@@ -65,6 +66,7 @@ function refreshConnection(gauges: SyncGauges, c: ConnectionHealth, now: number)
   gauges.budgetUsed.set(labels, c.budget.usedToday);
   gauges.budgetLimit.set(labels, c.budget.dailyLimit);
   gauges.outboundPending.set(labels, c.pendingOutbound);
+  gauges.recordsWithProblems.set(labels, c.recordsWithProblems);
   gauges.outboundLag.set(labels, c.oldestDirtyAt ? ageSeconds(c.oldestDirtyAt.getTime(), now) : 0);
   gauges.conflicts.set(labels, 0);
   gauges.echoes.set(labels, 0);

@@ -8,9 +8,18 @@ export type ConnectionWarning = z.infer<typeof warningView>;
 /**
  * What an active connection cannot do although nothing failed yet. A connection stored without a
  * webhook secret, where no operator app secret verifies its CRM's webhooks either, has every
- * webhook refused (401): it is degraded, and says so instead of looking healthy.
+ * webhook refused (401): it is degraded, and says so instead of looking healthy. So is one with
+ * records it cannot sync fully (an unmapped stage, a value the CRM or we refused): "active, no
+ * error" must not hide them.
  */
-export function connectionWarnings(view: { provider: Provider; webhookSecretStored: boolean }, appSecrets: Partial<Record<Provider, string>> | undefined): ConnectionWarning[] {
+export function connectionWarnings(
+  view: { id: string; provider: Provider; webhookSecretStored: boolean; recordsWithProblems: number },
+  appSecrets: Partial<Record<Provider, string>> | undefined,
+): ConnectionWarning[] {
+  return [...webhookWarnings(view, appSecrets), ...problemWarnings(view)];
+}
+
+function webhookWarnings(view: { provider: Provider; webhookSecretStored: boolean }, appSecrets: Partial<Record<Provider, string>> | undefined): ConnectionWarning[] {
   const module = providerModule(view.provider);
   if (view.webhookSecretStored || appSecrets?.[view.provider] || !module.webhooks.secretField) return [];
   return [
@@ -19,4 +28,10 @@ export function connectionWarnings(view: { provider: Provider; webhookSecretStor
       message: `webhooks cannot be verified: this connection has no ${module.label} client secret and no operator app secret is configured, so every webhook is refused (401) and changes arrive only by reconciliation; rotate the credentials with credentials.${module.webhooks.secretField}`,
     },
   ];
+}
+
+function problemWarnings(view: { id: string; recordsWithProblems: number }): ConnectionWarning[] {
+  const n = view.recordsWithProblems;
+  if (n === 0) return [];
+  return [{ code: 'records_with_problems', message: `${n} record${n === 1 ? '' : 's'} cannot sync fully: GET /v1/connections/${view.id}/problems lists each field, value and cause` }];
 }

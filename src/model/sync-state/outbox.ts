@@ -36,6 +36,20 @@ export async function markUnlinkedDirty(db: Executor, accountId: string, connect
     ON CONFLICT DO NOTHING`);
 }
 
+/**
+ * After a connection's settings changed (a stage or owner mapped, an attribute added): the records
+ * whose last push to it found a problem are pushed again, so a mapping fixed is a problem cured
+ * without waiting for the next edit of each record. Their bases never took the values that could
+ * not be written, so the push sends exactly those.
+ */
+export async function markPushProblemsDirty(db: Executor, connectionId: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO outbox (connection_id, opportunity_id)
+    SELECT DISTINCT connection_id, opportunity_id FROM sync_problems WHERE connection_id = ${connectionId} AND direction = 'push'
+    ON CONFLICT (connection_id, opportunity_id)
+    DO UPDATE SET generation = outbox.generation + 1`);
+}
+
 export interface Claim {
   id: number;
   opportunityId: string;

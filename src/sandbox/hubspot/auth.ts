@@ -4,20 +4,42 @@ import { HubSpotError } from './errors.ts';
 
 const oauthError = (status: string, message: string) => new HubSpotError(400, status, message, { status });
 
-/** Private-app tokens never expire; OAuth access tokens do, and are renewed with a refresh token. */
+/**
+ * Private-app tokens never expire, but an admin may rotate one (Settings → Private apps → Rotate):
+ * a new token, the old one expiring at once or left valid for a while. OAuth access tokens do
+ * expire, and are renewed with a refresh token.
+ */
 export class TokenStore {
-  readonly privateAppToken: string;
+  /** The private app's current token. */
+  privateAppToken: string;
+  /** Every private-app token issued, oldest first, and whether HubSpot still takes it. */
+  readonly privateAppTokens = new Map<string, boolean>();
   private readonly oauth: OAuthTokens;
+  private readonly random: Random;
   /** Set by the control API: the app was uninstalled or the token rotated in HubSpot. */
   revoked = false;
 
   constructor(random: Random, accessTokenSeconds: number) {
-    this.privateAppToken = `pat-sandbox-${random.uuid()}`;
+    this.random = random;
+    this.privateAppToken = this.newPrivateAppToken();
     this.oauth = new OAuthTokens(random, 'oauth-sandbox', accessTokenSeconds);
   }
 
+  private newPrivateAppToken(): string {
+    const token = `pat-sandbox-${this.random.uuid()}`;
+    this.privateAppTokens.set(token, true);
+    return token;
+  }
+
+  /** Rotates the private app's token; the old one stops working now unless `keepOld`. */
+  rotatePrivateAppToken(keepOld: boolean): string {
+    if (!keepOld) this.privateAppTokens.set(this.privateAppToken, false);
+    this.privateAppToken = this.newPrivateAppToken();
+    return this.privateAppToken;
+  }
+
   valid(token: string): boolean {
-    return !this.revoked && (token === this.privateAppToken || this.oauth.validAccessToken(token));
+    return !this.revoked && (this.privateAppTokens.get(token) === true || this.oauth.validAccessToken(token));
   }
 
   get oauthGrants(): number {

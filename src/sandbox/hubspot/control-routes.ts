@@ -21,6 +21,7 @@ export interface ControlContext {
   requests(): Record<string, number>;
   issueAuthorizationCode(): string;
   revokeTokens(): void;
+  rotateToken(keepOld: boolean): string;
   oauthGrants(): number;
   usage(): Record<string, number>;
 }
@@ -50,6 +51,9 @@ export function controlRoutes(app: FastifyInstance, context: ControlContext) {
     context.revokeTokens();
     return { revoked: true };
   });
+
+  // An admin rotating the private app's token in HubSpot's settings: the old one expires now unless keepOld.
+  app.post('/_sandbox/tokens/rotate', async (request: FastifyRequest<{ Body: { keepOld?: boolean } | null }>) => ({ token: context.rotateToken(request.body?.keepOld === true) }));
 
   app.post('/_sandbox/ui/deals', async (request: FastifyRequest<{ Body: Properties }>, reply) =>
     reply.code(201).send(everything(portal.createDeal(request.body ?? {}, person).id)),

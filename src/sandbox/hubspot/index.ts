@@ -128,8 +128,10 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
     revokeTokens: () => {
       tokens.revoked = true;
     },
+    rotateToken: (keepOld) => tokens.rotatePrivateAppToken(keepOld),
     oauthGrants: () => tokens.oauthGrants,
-    usage: () => ({ [tokens.privateAppToken.slice(0, 16)]: limiter.usedToday(tokens.privateAppToken) }),
+    // Requests today per private-app token (by its first 16 characters), oldest token first.
+    usage: () => Object.fromEntries([...tokens.privateAppTokens.keys()].map((token) => [token.slice(0, 16), limiter.usedToday(token)])),
   });
 
   const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
