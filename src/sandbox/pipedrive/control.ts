@@ -14,6 +14,7 @@ export interface PipedriveControlContext {
   issueAuthorizationCode(): string;
   revokeTokens(): void;
   oauthGrants(): number;
+  regenerateApiToken(): string;
 }
 
 /** The person in the UI: user 2, change source 'app'. */
@@ -33,6 +34,8 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     context.revokeTokens();
     return { revoked: true };
   });
+  // The admin regenerating their API token in Pipedrive: the old one stops working at once.
+  app.post('/_sandbox/tokens/rotate', async () => ({ token: context.regenerateApiToken() }));
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.get('/_sandbox/state', async () => ({
     companyId: company.companyId,
