@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
+import { startPipedriveSandbox } from '../src/sandbox/pipedrive/index.ts';
 import { statusReport, statusTable } from '../src/status.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { eventually, startSyncStack, type SyncStack } from './support/sync.ts';
@@ -134,6 +135,36 @@ describe('credential rotation', () => {
     const usage = (await sandboxState()).usage as Record<string, number>;
     expect(usage[token.slice(0, 16)]).toBeGreaterThan(0);
     expect((await current()).lastSuccessAt).not.toBeNull();
+  });
+});
+
+describe('credential rotation, Pipedrive', () => {
+  it('an API token regenerated in Pipedrive stops the connection; the new one restarts it on the same deals', async () => {
+    const pipedrive = await startPipedriveSandbox({ seed: 1106, limits: { burstLimit: 480 } });
+    try {
+      const who = await newAccount({ database: stack.database, app, close: stack.close } as TestApi, 'Health Pipedrive');
+      const created = await who.request('POST', '/v1/connections', { provider: 'pipedrive', credentials: { apiToken: pipedrive.token }, baseUrl: pipedrive.baseUrl });
+      expect(created.statusCode, created.body).toBe(201);
+      const pd = created.json();
+      const view = async (): Promise<Json> => (await who.request('GET', `/v1/connections/${pd.id}`)).json();
+      const dealOfPd = async (id: string): Promise<Json> =>
+        ((await (await fetch(`${pipedrive.baseUrl}/_sandbox/state`)).json()) as Json).deals.find((d: Json) => d.custom_fields[pd.settings.canonicalIdField] === id);
+      const id = (await who.request('POST', '/v1/opportunities', { title: 'Regenerated' })).json().id;
+      const deal = await eventually(() => dealOfPd(id), 'Pipedrive has the deal', 20_000);
+
+      const { token } = (await (await fetch(`${pipedrive.baseUrl}/_sandbox/tokens/rotate`, { method: 'POST' })).json()) as Json;
+      expect((await who.request('PATCH', `/v1/opportunities/${id}`, { title: 'Regenerated, renamed' })).statusCode).toBe(200);
+      const stopped = await eventually(async () => ((await view()).status === 'error' ? view() : undefined), 'the connection stops', 20_000);
+      expect(stopped.lastError).toMatchObject({ code: 'unauthorized', at: expect.any(String) });
+
+      const rotated = await who.request('PUT', `/v1/connections/${pd.id}/credentials`, { credentials: { apiToken: token } });
+      expect(rotated.statusCode, rotated.body).toBe(200);
+      expect(rotated.json()).toMatchObject({ status: 'active', lastError: null, remoteAccountId: String(pipedrive.companyId), webhookSecretStored: true });
+      await eventually(async () => (await dealOfPd(id))?.title === 'Regenerated, renamed', 'Pipedrive gets the rename', 20_000);
+      expect((await dealOfPd(id)).id).toBe(deal.id);
+    } finally {
+      await pipedrive.close();
+    }
   });
 });
 

@@ -9,6 +9,9 @@ import type { SyncDeps } from './deps.ts';
 import { needsCrm, settingsProblems, type CrmSide } from './settings-check.ts';
 import { assertBaseUrl, fieldProblems, setupProblem } from './setup-problems.ts';
 
+/** The settings that decide what a push can write: a change to one may cure a record's push problem. */
+const MAPPING_KEYS = new Set(['stages', 'pipelines', 'defaultPipelineId', 'closedStages', 'owners', 'attributes', 'externalRefField', 'sourceField', 'directions']);
+
 /** An API request waits at most this long for the connection's CRM budget before it is refused. */
 const API_PACE_WAIT_MS = 5_000;
 
@@ -43,8 +46,8 @@ export async function checkedSettings(
 /**
  * PATCH /v1/connections/{id}: each top-level key given replaces that key's value whole (a list or
  * map given is the new list or map, not merged into the old one); keys left out keep their values.
- * The records a push to this connection found problems with are pushed again under the new settings
- * (the API's onResponse hook asks for the flush).
+ * When a mapping changed, the records a push to this connection found problems with are pushed
+ * again under the new settings (the API's onResponse hook asks for the flush).
  */
 export async function updateConnectionSettings(deps: SyncDeps, accountId: string, id: string, patch: Record<string, unknown>) {
   const row = await ownedConnection(deps.db, accountId, id);
@@ -59,7 +62,7 @@ export async function updateConnectionSettings(deps: SyncDeps, accountId: string
   const settings = await checkedSettings(deps, accountId, connector, merged, Object.keys(patch), '', undefined);
   return deps.db.transaction(async (tx) => {
     const saved = await saveSettings(tx, accountId, id, settings);
-    await markPushProblemsDirty(tx, id);
+    if (Object.keys(patch).some((k) => MAPPING_KEYS.has(k))) await markPushProblemsDirty(tx, id);
     return saved;
   });
 }

@@ -28,7 +28,7 @@ const PATCH_DESCRIPTION = [
   'Checked against the account (attribute keys and types, users) and, when a key naming something in the CRM is given (pipelines, stages, closed stages,',
   'attributes, externalRefField, sourceField), against what the CRM has now, read through the connection: a 400 lists every failing field path in `errors[]`;',
   'a CRM that cannot be read answers 502. `baseUrl` is operator-only (a host in CRM_BASE_URL_HOSTS or the CRM’s own API root).',
-  'Once saved, the records whose last push to this connection had a problem are pushed again under the new settings.',
+  'When a mapping (stages, pipelines, owners, attributes, fields, directions) changed, the records whose last push to this connection had a problem are pushed again.',
 ].join(' ');
 
 const ROTATE_DESCRIPTION = [

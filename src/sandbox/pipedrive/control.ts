@@ -16,6 +16,7 @@ export interface PipedriveControlContext {
   issueAuthorizationCode(): string;
   revokeTokens(): void;
   oauthGrants(): number;
+  regenerateApiToken(): string;
 }
 
 /** The person in the UI: user 2, change source 'app'. */
@@ -36,6 +37,8 @@ export function pipedriveControlRoutes(app: FastifyInstance, context: PipedriveC
     return { revoked: true };
   });
   app.get('/_sandbox/requests', async () => ({ requests: context.requests() }));
+  // The admin regenerating their API token in Pipedrive: the old one stops working at once.
+  app.post('/_sandbox/tokens/rotate', async () => ({ token: context.regenerateApiToken() }));
   app.post('/_sandbox/oauth/code', async () => ({ code: context.issueAuthorizationCode() }));
   app.get('/_sandbox/state', async () => ({
     companyId: company.companyId,

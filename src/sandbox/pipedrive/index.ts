@@ -108,6 +108,8 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   // Offset so that the two sandboxes started with one seed do not share secrets.
   const random = seededRandom(seed + 1_000_003);
   const token = random.hex(40);
+  // The admin's API token; regenerating it in Pipedrive (Personal preferences → API) ends the old one at once.
+  let apiToken = token;
   const clientId = random.hex(16);
   const clientSecret = random.hex(40);
   const oauth = new OAuthTokens(random, 'pd-oauth', 3599);
@@ -121,7 +123,7 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
   const app = Fastify({ logger: false });
   const requests = new RequestCounter();
   requests.attach(app);
-  guard(app, { apiFaults, limiter, accepts: (given) => !revoked && (given === token || oauth.validAccessToken(given)) });
+  guard(app, { apiFaults, limiter, accepts: (given) => !revoked && (given === apiToken || oauth.validAccessToken(given)) });
   oauthRoutes(app, { clientId, clientSecret, oauth, apiDomain: () => baseUrl });
   v2Routes(app, company);
   v1Routes(app, company);
@@ -144,6 +146,10 @@ export async function startPipedriveSandbox(options: PipedriveSandboxOptions = {
       revoked = true;
     },
     oauthGrants: () => oauth.minted,
+    regenerateApiToken: () => {
+      apiToken = random.hex(40);
+      return apiToken;
+    },
   });
 
   const baseUrl = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
