@@ -17,19 +17,22 @@ const demoUrl = demoDatabaseUrl(configured.toString());
 
 afterAll(() => dropDatabase(demoUrl));
 
-function runDemo(): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [cli, 'demo', '--exit', '--port', '0'], {
+function runDemo(args = ['--exit'], onOutput?: (out: string, stop: () => void) => void): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [cli, 'demo', ...args, '--port', '0'], {
     env: { ...process.env, DATABASE_URL: configured.toString(), LOG_LEVEL: 'error' },
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk;
+    onOutput?.(out, () => child.kill('SIGINT'));
+  });
   child.stderr.on('data', (chunk: Buffer) => (err += chunk));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
 
-describe('crm-sync demo --exit', () => {
-  it('plays the story to its end state in the store and both sandboxes', { timeout: 120_000 }, async () => {
+describe('crm-sync demo', () => {
+  it('--exit plays the story to its end state in the store and both sandboxes, then says its servers are closed', { timeout: 120_000 }, async () => {
     const { code, out, err } = await runDemo();
     expect(code, `${out}\n${err}`).toBe(0);
     for (const chapter of ['1. An ERP creates', '2. A person edits the amount in HubSpot', '3. A person marks it won in Pipedrive', '4. Both sides edit', '5. A webhook is lost']) {
@@ -59,5 +62,23 @@ describe('crm-sync demo --exit', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  it('without --exit, prints where to look while its servers run, and stops cleanly on Ctrl-C', { timeout: 120_000 }, async () => {
+    let urlsServed: boolean | undefined;
+    let checking = false;
+    const { code, out, err } = await runDemo([], (sofar, stop) => {
+      if (checking || !sofar.includes('Running until Ctrl-C')) return;
+      checking = true;
+      // The URLs it prints answer while it runs.
+      const docs = /API docs\s+(http:\/\/127\.0\.0\.1:\d+\/docs)/.exec(sofar)?.[1];
+      const sandbox = /HubSpot sandbox\s+(http:\/\/127\.0\.0\.1:\d+\/_sandbox\/state)/.exec(sofar)?.[1];
+      void Promise.all([docs, sandbox].map((url) => (url ? fetch(url).then((r) => r.ok) : false)))
+        .then((ok) => (urlsServed = ok.every(Boolean)), () => (urlsServed = false))
+        .finally(stop);
+    });
+    expect(code, `${out}\n${err}`).toBe(0);
+    expect(urlsServed).toBe(true);
+    expect(out).not.toContain('Stopped (--exit)');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appSecrets, keyring, oauthApps, parseConfig } from '../../src/config.ts';
+import { appSecrets, developerApp, keyring, oauthApps, parseConfig } from '../../src/config.ts';
 
 describe('configuration', () => {
   it('has working defaults for a fresh machine', () => {
@@ -71,5 +71,12 @@ describe('configuration', () => {
     expect(appSecrets(cfg)).toEqual({ hubspot: 'hs-secret' });
     expect(oauthApps(cfg)).toEqual({ hubspot: { clientId: 'hs-id', clientSecret: 'hs-secret' }, pipedrive: undefined });
     expect(appSecrets(parseConfig({}))).toEqual({ hubspot: undefined });
+  });
+
+  it('gives the HubSpot developer app for registering webhook subscriptions, naming each missing variable', () => {
+    expect(() => developerApp(parseConfig({}), 'hubspot')).toThrow('HUBSPOT_APP_ID and HUBSPOT_DEVELOPER_API_KEY are required to register HubSpot webhook subscriptions');
+    expect(() => developerApp(parseConfig({ HUBSPOT_APP_ID: '7' }), 'hubspot')).toThrow(/^invalid environment: HUBSPOT_DEVELOPER_API_KEY is required/);
+    expect(developerApp(parseConfig({ HUBSPOT_APP_ID: '7', HUBSPOT_DEVELOPER_API_KEY: 'dev-key' }), 'hubspot')).toEqual({ appId: '7', developerKey: 'dev-key' });
+    expect(() => developerApp(parseConfig({ HUBSPOT_APP_ID: '7', HUBSPOT_DEVELOPER_API_KEY: 'dev-key' }), 'pipedrive')).toThrow(/no developer app/);
   });
 });
