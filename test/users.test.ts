@@ -111,3 +111,16 @@ describe('DELETE /v1/users/{id}', () => {
     expect(n).toBe(2);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes the new routes: PATCH and DELETE of a user (with reassignTo), PATCH of an attribute, ETag on opportunities', async () => {
+    const spec = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(Object.keys(spec.paths['/v1/users/{id}'])).toEqual(expect.arrayContaining(['patch', 'delete']));
+    expect(spec.paths['/v1/users/{id}'].delete.parameters.map((p: { name: string }) => p.name)).toContain('reassignTo');
+    expect(Object.keys(spec.paths['/v1/users/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '409']));
+    expect(Object.keys(spec.paths['/v1/attributes/{key}'])).toEqual(expect.arrayContaining(['patch', 'delete']));
+    const upsert = spec.paths['/v1/opportunities/by-external-ref/{ref}'].put.requestBody.content['application/json'].schema;
+    expect(upsert.required ?? []).not.toContain('title');
+    expect(JSON.stringify(spec.tags)).toContain('ETag');
+  });
+});
