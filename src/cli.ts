@@ -22,7 +22,11 @@ Commands:
                                    local HubSpot and Pipedrive API sandboxes; one JSON line each
   accounts create --name NAME [--currency EUR]
                                    create an account; prints {"accountId","keyId","apiKey"}
+  accounts list                    every account, one JSON line each:
+                                   {"accountId","name","defaultCurrency","createdAt"}
   keys create --account ACCOUNT_ID create another API key for an account
+  keys list ACCOUNT_ID             an account's API keys, one JSON line each (never the key):
+                                   {"keyId","prefix","createdAt","revokedAt"}
   keys revoke KEY_ID               revoke an API key
   backfill CONNECTION_ID           import every deal the connection's CRM has, with a progress bar
   webhook-subscriptions CONNECTION_ID [--register]
@@ -160,37 +164,57 @@ async function runService(options: { migrate: boolean }, roles: { api: boolean; 
   if (workers) logger.info('workers started');
 }
 
-function accountsArgs(args: string[]) {
+type AccountsAction = { action: 'create'; name: string; defaultCurrency?: string | undefined } | { action: 'list' };
+
+function accountsArgs(args: string[]): AccountsAction {
   const { values, positionals } = parse(args, { name: { type: 'string' }, currency: { type: 'string' } });
-  if (positionals[0] !== 'create') throw new UsageError('expected "accounts create"');
+  if (positionals[0] === 'list') {
+    if (positionals.length > 1 || values.name !== undefined || values.currency !== undefined) throw new UsageError('"accounts list" takes no arguments');
+    return { action: 'list' };
+  }
+  if (positionals[0] !== 'create') throw new UsageError('expected "accounts create" or "accounts list"');
   const name = required(values.name, '--name');
   const parsed = values.currency === undefined ? undefined : currency.safeParse(values.currency);
   if (parsed && !parsed.success) throw new UsageError(`--currency ${parsed.error.issues[0]!.message}`);
-  return { name, defaultCurrency: parsed?.data };
+  return { action: 'create', name, defaultCurrency: parsed?.data };
 }
 
-async function accounts(input: { name: string; defaultCurrency?: string }) {
-  const { createAccount } = await import('./model/accounts/accounts.ts');
+/** One JSON object per line: easy to read, to grep and to pipe into jq. */
+const printLines = (rows: unknown[]) => rows.forEach((row) => console.log(JSON.stringify(row)));
+
+async function accounts(options: AccountsAction) {
+  const { createAccount, listAccounts } = await import('./model/accounts/accounts.ts');
+  if (options.action === 'list') {
+    printLines(await withDatabase(listAccounts));
+    return;
+  }
+  const { name, defaultCurrency } = options;
+  const input = defaultCurrency === undefined ? { name } : { name, defaultCurrency };
   console.log(JSON.stringify(await withDatabase((db) => createAccount(db, input))));
 }
 
-type KeysAction = { action: 'create'; accountId: string } | { action: 'revoke'; keyId: string };
+type KeysAction = { action: 'create'; accountId: string } | { action: 'list'; accountId: string } | { action: 'revoke'; keyId: string };
 
 function keysArgs(args: string[]): KeysAction {
   const { values, positionals } = parse(args, { account: { type: 'string' } });
-  const [action, keyId] = positionals;
-  if (action === 'create') return { action, accountId: uuid(required(values.account, '--account'), '--account must be an account id (a UUID)') };
-  if (action === 'revoke') return { action, keyId: uuid(keyId, 'keys revoke needs a KEY_ID (a UUID)') };
-  throw new UsageError('expected "keys create" or "keys revoke"');
+  const [action, id] = positionals;
+  const accountId = (value: unknown) => uuid(value, '--account must be an account id (a UUID)');
+  if (action === 'create') return { action, accountId: accountId(required(values.account, '--account')) };
+  if (action === 'list') return { action, accountId: uuid(id ?? values.account, 'keys list needs an ACCOUNT_ID (a UUID)') };
+  if (action === 'revoke') return { action, keyId: uuid(id, 'keys revoke needs a KEY_ID (a UUID)') };
+  throw new UsageError('expected "keys create", "keys list" or "keys revoke"');
 }
 
 async function keys(options: KeysAction) {
-  const { createApiKey, revokeApiKey } = await import('./model/accounts/accounts.ts');
+  const { createApiKey, listApiKeys, revokeApiKey } = await import('./model/accounts/accounts.ts');
   if (options.action === 'create') {
     console.log(JSON.stringify(await withDatabase((db) => createApiKey(db, options.accountId))));
+  } else if (options.action === 'list') {
+    printLines(await withDatabase((db) => listApiKeys(db, options.accountId)));
   } else {
-    await withDatabase((db) => revokeApiKey(db, options.keyId));
-    console.log(JSON.stringify({ revoked: options.keyId }));
+    const { keyId } = options;
+    await withDatabase((db) => revokeApiKey(db, keyId));
+    console.log(JSON.stringify({ revoked: keyId }));
   }
 }
 

@@ -322,3 +322,23 @@ describe('deleting a contact while opportunities are patched to include it', () 
     }
   });
 });
+
+describe('deleting a contact while its primary opportunities are patched', () => {
+  it('never deadlocks: each patch 200, 404 or 409, the deletion 204, every opportunity of it deleted', async () => {
+    for (let round = 0; round < 3; round++) {
+      const [keeper, doomed] = [await contact(`primary keeper ${round}`), await contact(`primary doomed ${round}`)];
+      const targets = [];
+      for (let i = 0; i < 30; i++) targets.push(await post('/v1/opportunities', { title: `primary race ${round}.${i}`, contactId: doomed.id }));
+      const patch = (o: { id: string }) => client.request('PATCH', `/v1/opportunities/${o.id}`, { contactIds: [keeper.id] });
+      const before = targets.slice(0, round * 10).map(patch);
+      const deletion = client.request('DELETE', `/v1/contacts/${doomed.id}`);
+      const responses = await Promise.all([...before, ...targets.slice(round * 10).map(patch)]);
+      const deleted = await deletion;
+      expect(deleted.statusCode, deleted.body).toBe(204);
+      expect(responses.filter((r) => ![200, 404, 409].includes(r.statusCode)).map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+      for (const target of targets) expect((await client.request('GET', `/v1/opportunities/${target.id}`)).statusCode).toBe(404);
+      expect(await count(keeper.id)).toBe(0);
+      expect(await countInSql(keeper.id)).toBe(0);
+    }
+  });
+});

@@ -111,3 +111,41 @@ describe('DELETE /v1/users/{id}', () => {
     expect(n).toBe(2);
   });
 });
+
+describe('deleting a user while opportunities are assigned to them', () => {
+  it('answers every request 2xx, 400 or 409, never 5xx, and leaves no opportunity naming a deleted user', async () => {
+    for (let round = 0; round < 3; round++) {
+      const rep = await user(`Racing Rep ${round}`);
+      const targets = [];
+      for (let i = 0; i < 30; i++) targets.push(await ok('POST', '/v1/opportunities', { title: `race ${round}.${i}` }));
+      // The deletion starts first, amid the patches, or last.
+      const patch = (o: { id: string }) => client.request('PATCH', `/v1/opportunities/${o.id}`, { assigneeId: rep.id });
+      const before = targets.slice(0, round * 15).map(patch);
+      const deletion = client.request('DELETE', `/v1/users/${rep.id}`);
+      const patches = [...before, ...targets.slice(round * 15).map(patch)];
+      const responses = [...(await Promise.all(patches)), await deletion];
+      const unexpected = responses.filter((r) => ![200, 204, 400, 409].includes(r.statusCode));
+      expect(unexpected.map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+      for (const refused of responses.slice(0, -1).filter((r) => r.statusCode === 409)) {
+        expect(refused.json().errors).toEqual([{ field: 'assigneeId', message: 'the user was deleted while this request ran' }]);
+      }
+      const deleted = responses.at(-1)!.statusCode === 204;
+      const assigned = (await Promise.all(targets.map((o) => ok('GET', `/v1/opportunities/${o.id}`)))).filter((o) => o.assigneeId === rep.id);
+      if (deleted) expect(assigned).toEqual([]);
+      else expect(responses.at(-1)!.json().references.assignedOpportunities).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('describes the new routes: PATCH and DELETE of a user (with reassignTo), PATCH of an attribute, ETag on opportunities', async () => {
+    const spec = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(Object.keys(spec.paths['/v1/users/{id}'])).toEqual(expect.arrayContaining(['patch', 'delete']));
+    expect(spec.paths['/v1/users/{id}'].delete.parameters.map((p: { name: string }) => p.name)).toContain('reassignTo');
+    expect(Object.keys(spec.paths['/v1/users/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '409']));
+    expect(Object.keys(spec.paths['/v1/attributes/{key}'])).toEqual(expect.arrayContaining(['patch', 'delete']));
+    const upsert = spec.paths['/v1/opportunities/by-external-ref/{ref}'].put.requestBody.content['application/json'].schema;
+    expect(upsert.required ?? []).not.toContain('title');
+    expect(JSON.stringify(spec.tags)).toContain('ETag');
+  });
+});

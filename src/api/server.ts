@@ -59,6 +59,7 @@ export async function buildServer({ db, logger, sync, admin }: ServerOptions): P
     openapi: {
       info: { title: 'crm-sync', version: '1', description: `Canonical opportunities, synced with ${Object.values(providerModules).map((m) => m.label).join(' and ')}.` },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      tags: [{ name: 'opportunities', description: 'Every response that returns one opportunity carries its version as `ETag: "<version>"`, for `If-Match`.' }],
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,

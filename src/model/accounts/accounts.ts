@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Executor } from '../store/db.ts';
 import { notFound } from '../store/errors.ts';
 import { accounts, apiKeys } from '../store/schema.ts';
@@ -46,4 +46,25 @@ export async function accountForApiKey(db: Executor, apiKey: string): Promise<st
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, hashApiKey(apiKey)), isNull(apiKeys.revokedAt)));
   return row?.accountId;
+}
+
+/** Every account, oldest first: for operators (the CLI), never for the API. */
+export async function listAccounts(db: Executor) {
+  const rows = await db.select().from(accounts).orderBy(asc(accounts.createdAt), asc(accounts.id));
+  return rows.map((a) => ({ accountId: a.id, name: a.name, defaultCurrency: a.defaultCurrency, createdAt: a.createdAt.toISOString() }));
+}
+
+/**
+ * An account's API keys, revoked ones too, oldest first. The prefix (the key's first characters,
+ * stored to tell keys apart) is shown; the key itself is never stored and its hash is never shown.
+ */
+export async function listApiKeys(db: Executor, accountId: string) {
+  const [account] = await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, accountId));
+  if (!account) throw notFound('account');
+  const rows = await db
+    .select({ id: apiKeys.id, prefix: apiKeys.prefix, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.accountId, accountId))
+    .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+  return rows.map((k) => ({ keyId: k.id, prefix: k.prefix, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null }));
 }

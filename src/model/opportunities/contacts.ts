@@ -102,12 +102,20 @@ export async function listContacts(db: Executor, accountId: string, page: Page) 
  */
 export async function deleteContact(db: Executor, accountId: string, id: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const [row] = await tx.select({ id: contacts.id }).from(contacts).where(owned(accountId, id)).for('update');
-    if (!row) throw notFound('contact');
     const primaryOf = tx
       .select({ id: opportunityContacts.opportunityId })
       .from(opportunityContacts)
       .where(and(eq(opportunityContacts.contactId, id), eq(opportunityContacts.isPrimary, true)));
+    // The opportunities first, then the contact: the order a PATCH takes them in (its opportunity,
+    // then its contacts). The other order deadlocked with a PATCH of one of these opportunities.
+    await tx
+      .select({ id: opportunities.id })
+      .from(opportunities)
+      .where(and(eq(opportunities.accountId, accountId), isNull(opportunities.deletedAt), inArray(opportunities.id, primaryOf)))
+      .orderBy(asc(opportunities.id))
+      .for('update');
+    const [row] = await tx.select({ id: contacts.id }).from(contacts).where(owned(accountId, id)).for('update');
+    if (!row) throw notFound('contact');
     const now = new Date();
     const deleted = await tx
       .update(opportunities)

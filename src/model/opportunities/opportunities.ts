@@ -71,6 +71,24 @@ function isUniqueViolation(error: unknown, constraint: string): boolean {
   return pg.code === '23505' && pg.constraint_name === constraint;
 }
 
+/** The user foreign keys, by the field that sets them. */
+const userForeignKeys: Record<string, 'assigneeId' | 'closedById'> = {
+  opportunities_assignee_id_users_id_fk: 'assigneeId',
+  opportunities_closed_by_id_users_id_fk: 'closedById',
+};
+
+/**
+ * The user was checked before the write, then deleted by a transaction the write's foreign-key
+ * check waited for: a conflict with that deletion (409 naming the field), not a server error.
+ */
+function userDeletedMeanwhile(error: unknown) {
+  const pg = ((error as { cause?: unknown }).cause ?? error) as { code?: string; constraint_name?: string };
+  const field = pg.code === '23503' ? userForeignKeys[pg.constraint_name ?? ''] : undefined;
+  if (!field) return error;
+  const message = 'the user was deleted while this request ran';
+  return conflict(`${field}: ${message}`, {}, [{ field, message }]);
+}
+
 async function externalRefTaken(db: Executor, accountId: string, externalRef: string) {
   const [existing] = await db
     .select({ id: opportunities.id })
@@ -147,7 +165,7 @@ async function writeFields(tx: Executor, row: Row, values: Partial<Row>): Promis
     if (values.externalRef && isUniqueViolation(error, 'opportunities_account_external_ref_uq')) {
       throw await externalRefTaken(tx, row.accountId, values.externalRef);
     }
-    throw error;
+    throw userDeletedMeanwhile(error);
   }
 }
 
@@ -195,7 +213,10 @@ async function insertOpportunity(tx: Executor, accountId: string, input: Opportu
       target: [opportunities.accountId, opportunities.externalRef],
       where: sql`external_ref IS NOT NULL AND deleted_at IS NULL`,
     })
-    .returning();
+    .returning()
+    .catch((error: unknown) => {
+      throw userDeletedMeanwhile(error);
+    });
   if (!row) return undefined;
   const set = normaliseContactSet({ contactId: contactId ?? null, contactIds: contactIds ?? [] });
   await writeContactSet(tx, accountId, row.id, set);
