@@ -2,7 +2,7 @@ import { ownedConnection, saveSettings } from '../model/connections/connections.
 import { accountSide } from '../model/connections/settings-context.ts';
 import type { CrmConnector, RemoteAccount } from '../providers/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
+import { connectorFor, crmReach, pacerFor } from './connectors.ts';
 import { freshCredentials } from './credentials.ts';
 import type { SyncDeps } from './deps.ts';
 import { needsCrm, settingsProblems, type CrmSide } from './settings-check.ts';
@@ -51,7 +51,7 @@ export async function updateConnectionSettings(deps: SyncDeps, accountId: string
   const connector = async () => {
     const credentials = await freshCredentials(deps, id, row);
     const pacer = pacerFor(deps.redis, deps.prefix, id, row.provider, current, API_PACE_WAIT_MS);
-    return connectorFor(row.provider, credentials, merged.baseUrl as string | undefined, pacer, deps.crmBaseUrlHosts ?? []);
+    return connectorFor(row.provider, credentials, merged.baseUrl as string | undefined, pacer, crmReach(deps));
   };
   const settings = await checkedSettings(deps, accountId, connector, merged, Object.keys(patch), '', undefined);
   return saveSettings(deps.db, accountId, id, settings);

@@ -15,7 +15,7 @@ import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
 import { connectionWarnings, warningView } from './connection-warnings.ts';
 
 const tags = ['connections'];
-const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema };
+const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema, 504: problemSchema };
 const warned = connectionView.extend({ warnings: z.array(warningView).describe('What keeps this connection from syncing fully although it is active, e.g. webhooks it cannot verify') });
 const detailed = warned.extend({ budgetUsedToday: z.number().describe('Requests or tokens, as the CRM counts them, spent today (UTC)') });
 const created = warned.extend({ webhook: z.record(z.string(), z.unknown()) });

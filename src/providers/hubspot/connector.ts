@@ -3,6 +3,7 @@ import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
 import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
 import { hubspotAccount } from './account.ts';
 import { hubspotDealFields } from './deal-fields.ts';
+import { boundedCall, crmAgentFor, type CrmTimeouts } from '../timeouts.ts';
 import { hubspotError } from './errors.ts';
 import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';
 
@@ -39,11 +40,14 @@ export class HubSpotConnector implements CrmConnector {
   readonly provider = 'hubspot' as const;
   private readonly client: Client;
   private readonly pacer: Pacer;
+  private readonly timeouts: CrmTimeouts | undefined;
 
-  constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer }) {
-    // Retries live in one layer (BullMQ), so the SDK's own retries are off.
-    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0 });
+  constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer; timeouts?: CrmTimeouts | undefined }) {
+    // Retries live in one layer (BullMQ), so the SDK's own retries are off. The agent bounds each call's connect and total time.
+    const httpAgent = crmAgentFor(options.baseUrl, options.timeouts);
+    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0, httpAgent });
     this.pacer = options.pacer;
+    this.timeouts = options.timeouts;
   }
 
   private async call<T>(work: () => Promise<T>, kind?: 'search'): Promise<T> {
@@ -56,7 +60,8 @@ export class HubSpotConnector implements CrmConnector {
   }
 
   async account(): Promise<RemoteAccount> {
-    const details = await this.call(() => this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()));
+    // apiRequest sends through global fetch, not the agent: only an outer bound stops the wait.
+    const details = await this.call(() => boundedCall(this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()), this.timeouts));
     const pipelines = await this.call(() => this.client.crm.pipelines.pipelinesApi.getAll('deals'));
     const owners = await this.call(() => this.client.crm.owners.ownersApi.getPage(undefined, undefined, 500));
     return hubspotAccount({ details, pipelines, owners });
