@@ -9,6 +9,17 @@ import type { CrmTimeouts } from './timeouts.ts';
  */
 export interface Pacer {
   take(cost: number, kind?: 'search'): Promise<void>;
+  /**
+   * What the CRM's last answer said of today's daily budget (its headers): the budget the pacer
+   * keeps to, and the connection's budget view, follow the CRM rather than our defaults. Never throws.
+   */
+  observeDaily?(daily: DailyBudget): void;
+}
+
+/** A CRM's daily budget as its response headers give it: requests (HubSpot) or tokens (Pipedrive). */
+export interface DailyBudget {
+  limit: number;
+  remaining: number;
 }
 
 /** A deal as the CRM has it now, in canonical terms. */

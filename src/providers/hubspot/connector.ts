@@ -1,6 +1,6 @@
 import { Client } from '@hubspot/api-client';
 import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
-import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
+import type { CrmConnector, DailyBudget, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
 import { hubspotAccount } from './account.ts';
 import { hubspotDealFields } from './deal-fields.ts';
 import { boundedCall, crmAgentFor, type CrmTimeouts } from '../timeouts.ts';
@@ -36,6 +36,18 @@ function nextCursor(cursor: PullCursor, lastTime: number | undefined, after: str
   return Number(after) + SEARCH_PAGE <= SEARCH_CAP ? { since: cursor.since, after } : null;
 }
 
+/**
+ * The account's daily request budget as HubSpot's answers state it (X-HubSpot-RateLimit-Daily and
+ * -Daily-Remaining: https://developers.hubspot.com/changelog/2018-11-06-rate-limit-information-headers-will-be-included-in-http-responses).
+ * Search endpoints send none.
+ */
+export function hubspotDaily(headers: Record<string, string> | undefined): DailyBudget | undefined {
+  const limit = headers?.['x-hubspot-ratelimit-daily'];
+  const remaining = headers?.['x-hubspot-ratelimit-daily-remaining'];
+  if (limit === undefined || remaining === undefined || !Number.isFinite(Number(limit)) || !Number.isFinite(Number(remaining))) return undefined;
+  return { limit: Number(limit), remaining: Number(remaining) };
+}
+
 export class HubSpotConnector implements CrmConnector {
   readonly provider = 'hubspot' as const;
   private readonly client: Client;
@@ -45,9 +57,16 @@ export class HubSpotConnector implements CrmConnector {
   constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer; timeouts?: CrmTimeouts | undefined }) {
     // Retries live in one layer (BullMQ), so the SDK's own retries are off. The agent bounds each call's connect and total time.
     const httpAgent = crmAgentFor(options.baseUrl, options.timeouts);
-    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0, httpAgent });
+    // Every answer's daily-budget headers go to the pacer, which keeps to them and shows them.
+    const observe = { pre: (context: unknown) => context, post: (context: unknown) => (this.observeDaily(context as { headers?: Record<string, string> }), context) };
+    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0, httpAgent, middleware: [observe] });
     this.pacer = options.pacer;
     this.timeouts = options.timeouts;
+  }
+
+  private observeDaily(response: { headers?: Record<string, string> }) {
+    const daily = hubspotDaily(response.headers);
+    if (daily) this.pacer.observeDaily?.(daily);
   }
 
   private async call<T>(work: () => Promise<T>, kind?: 'search'): Promise<T> {
