@@ -16,7 +16,7 @@ export interface ConnectionStatus {
   inboundLagSeconds: number | null;
   lastPulledAt: string | null;
   lastError: unknown;
-  budget: { usedToday: number; dailyLimit: number };
+  budget: ConnectionHealth['budget'];
   crmCalls: number;
   rateLimited: number;
   lastReconcile: { finishedAt: string; seen: number; drift: number; stopped?: string } | null;
@@ -73,7 +73,9 @@ function cells(s: ConnectionStatus, now: number): string[] {
   const inbound = s.inboundLagSeconds !== null ? `waiting ${duration(s.inboundLagSeconds)}` : s.lastPulledAt ? `idle, pulled ${ago(s.lastPulledAt, now)}` : 'idle';
   const share = s.budget.dailyLimit ? ` (${((100 * s.budget.usedToday) / s.budget.dailyLimit).toFixed(1)}%)` : '';
   const reconcile = s.lastReconcile ? `${ago(s.lastReconcile.finishedAt, now)}${s.lastReconcile.stopped ? ` (${s.lastReconcile.stopped})` : ''}` : 'never';
-  return [s.accountName, s.provider, s.connectionId, s.state, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
+  // A spent budget stops the sync as surely as an error: the state says so, and until when.
+  const state = s.budget.state === 'spent' ? `${s.state}, budget spent until ${s.budget.resetsAt}` : s.state;
+  return [s.accountName, s.provider, s.connectionId, state, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
 }
 
 const HEADINGS = ['ACCOUNT', 'PROVIDER', 'CONNECTION', 'STATE', 'PENDING OUT', 'INBOUND', 'BUDGET TODAY', 'RECONCILED', 'DRIFT', 'LAST ERROR'];
