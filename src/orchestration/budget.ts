@@ -49,6 +49,15 @@ export async function connectionBudget(
   connection: { id: string; provider: Provider; settings: Pick<ConnectionSettings, 'limits'> },
   waitMs = BUDGET_READ_MS,
 ): Promise<BudgetView> {
+  return (await budgetFigures(deps, connection, waitMs)).view;
+}
+
+/** The view, and what our own pacer counted today (null when Redis could not be read), in one bounded read. */
+export async function budgetFigures(
+  deps: BudgetDeps,
+  connection: { id: string; provider: Provider; settings: Pick<ConnectionSettings, 'limits'> },
+  waitMs = BUDGET_READ_MS,
+): Promise<{ view: BudgetView; spentByUs: number | null }> {
   const now = Date.now();
   const keys = budgetKeys(deps.prefix, connection.id, budgetDay(now));
   const read = async () => {
@@ -57,7 +66,7 @@ export async function connectionBudget(
     return replies.map(([, value]) => value) as [string | null, (string | null)[], number];
   };
   const figures = await within(read(), waitMs, 'the budget could not be read in time').catch(() => undefined);
-  if (!figures) return unknownBudget;
+  if (!figures) return { view: unknownBudget, spentByUs: null };
   const [spent, [crmLimit, crmRemaining], exhausted] = figures;
   const ours = Number(spent ?? 0);
   const fromCrm = crmLimit !== null && crmRemaining !== null;
@@ -65,5 +74,5 @@ export async function connectionBudget(
   const remaining = fromCrm ? Number(crmRemaining) : Math.max(0, limit - ours);
   const used = fromCrm ? Math.max(0, limit - remaining) : ours;
   const state = exhausted === 1 || remaining <= 0 ? 'spent' : 'ok';
-  return { state, used, limit, remaining, resetsAt: nextUtcMidnight(now).toISOString(), source: fromCrm ? 'crm' : 'configured' };
+  return { view: { state, used, limit, remaining, resetsAt: nextUtcMidnight(now).toISOString(), source: fromCrm ? 'crm' : 'configured' }, spentByUs: ours };
 }

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { connectionSettingsSchema } from '../sync/settings.ts';
 import { connectionOverview, type ConnectionOverview } from '../model/connections/connection-health.ts';
 import type { Database } from '../model/store/db.ts';
-import { connectionBudget, type BudgetView } from './budget.ts';
-import { pacerFor, rateLimitsFor } from './connectors.ts';
+import { budgetFigures, type BudgetView } from './budget.ts';
+import { rateLimitsFor } from './connectors.ts';
 import { readUsage, type CrmUsage } from './crm-usage.ts';
 
 export interface ConnectionHealth extends ConnectionOverview {
@@ -32,9 +32,8 @@ export async function connectionHealth(deps: HealthDeps, options: { accountId?: 
     overview.map(async (c) => {
       // A connection whose stored settings this version cannot read is still reported, on the defaults.
       const settings = connectionSettingsSchema.safeParse(c.settings).data ?? connectionSettingsSchema.parse({});
-      const usedToday = await pacerFor(deps.redis, deps.prefix, c.connectionId, c.provider, settings).spentToday();
-      const view = await connectionBudget(deps, { id: c.connectionId, provider: c.provider, settings });
-      return { ...c, budget: { usedToday, dailyLimit: view.limit ?? rateLimitsFor(c.provider, settings).daily, ...view }, usage: usage.get(c.connectionId)! };
+      const { view, spentByUs } = await budgetFigures(deps, { id: c.connectionId, provider: c.provider, settings });
+      return { ...c, budget: { usedToday: spentByUs ?? 0, dailyLimit: view.limit ?? rateLimitsFor(c.provider, settings).daily, ...view }, usage: usage.get(c.connectionId)! };
     }),
   );
 }

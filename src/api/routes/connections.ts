@@ -6,8 +6,7 @@ import { connectionCreateSchema, createConnection, type SetupDeps } from '../../
 import { credentialRotationSchema, rotateCredentials } from '../../orchestration/credential-rotation.ts';
 import { updateConnectionSettings } from '../../orchestration/settings-update.ts';
 import { enqueuePull } from '../../jobs/queues.ts';
-import { pacerFor } from '../../orchestration/connectors.ts';
-import { budgetView, connectionBudget } from '../../orchestration/budget.ts';
+import { budgetFigures, budgetView } from '../../orchestration/budget.ts';
 import { connectionSettingsSchema } from '../../sync/settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, type ConnectionView } from '../../model/connections/connections.ts';
 import { listConnectionProblems, problemView } from '../../model/sync-state/problems.ts';
@@ -49,8 +48,9 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
   const withWarnings = <T extends ConnectionView>(view: T) => ({ ...view, warnings: connectionWarnings(view, deps.appSecrets) });
   const withBudget = async (view: ConnectionView) => {
     const settings = connectionSettingsSchema.parse(view.settings);
-    const budget = await connectionBudget(deps, { id: view.id, provider: view.provider, settings });
-    const budgetUsedToday = await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday();
+    // One bounded read: a Redis that does not answer makes the budget `unknown`, not the request hang.
+    const { view: budget, spentByUs } = await budgetFigures(deps, { id: view.id, provider: view.provider, settings });
+    const budgetUsedToday = spentByUs ?? 0;
     const withWarning = withWarnings(view);
     if (budget.state === 'spent') withWarning.warnings.push(budgetSpentWarning(view.provider, budget));
     return { ...withWarning, budgetUsedToday, budget };
