@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { refreshSyncGauges, syncGauges } from '../src/api/admin/sync-gauges.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionBudget } from '../src/orchestration/budget.ts';
 import { startHubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
@@ -65,6 +67,14 @@ describe('the daily CRM budget', () => {
       expect(report.budget).toMatchObject({ state: 'spent', limit: 400, dailyLimit: 400 });
       expect(statusTable([report])).toContain(`active, budget spent until ${nextMidnight()}`);
 
+      // /metrics: the CRM's limit, what remains, and the spent flag.
+      const registry = new Registry();
+      await refreshSyncGauges(syncGauges(registry), { ...stack.deps, queues: [] });
+      const metrics = await registry.metrics();
+      expect(metrics).toContain(`crm_sync_crm_budget_daily_limit{provider="pipedrive",account="${client.accountId}",connection="${id}"} 400`);
+      expect(metrics).toContain(`crm_sync_crm_budget_remaining{provider="pipedrive",account="${client.accountId}",connection="${id}"} ${spent.budget.remaining}`);
+      expect(metrics).toContain(`crm_sync_crm_budget_spent{provider="pipedrive",account="${client.accountId}",connection="${id}"} 1`);
+
       // Nothing more goes to Pipedrive today: the pacer keeps to what the CRM said.
       const tokens = (await state(pipedrive.baseUrl)).tokensSpentToday;
       await client.request('POST', '/v1/opportunities', { title: 'After the budget' });
@@ -88,6 +98,33 @@ describe('the daily CRM budget', () => {
       // The account lookup's first answer carries no headers here (generic request): the rest do.
       expect(view.budget).toMatchObject({ state: 'ok', limit: 5_000, source: 'crm', resetsAt: nextMidnight() });
       expect(view.budget.remaining).toBe(5_000 - used);
+      await client.request('DELETE', `/v1/connections/${id}`);
+    } finally {
+      await hubspot.close();
+    }
+  });
+
+  it('shows the budget spent when HubSpot refuses for the day after others spent it (429, policy DAILY)', { timeout: 30_000 }, async () => {
+    const hubspot = await startHubSpotSandbox({ seed: 7302, limits: { tenSecondLimit: 250, dailyLimit: 120 } });
+    try {
+      const client = await newAccount(asApi(stack), 'HubSpot spent elsewhere');
+      const created = await client.request('POST', '/v1/connections', { provider: 'hubspot', credentials: { accessToken: hubspot.token, clientSecret: hubspot.clientSecret }, baseUrl: hubspot.baseUrl });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = created.json().id;
+      expect((await client.request('GET', `/v1/connections/${id}`)).json().budget.state).toBe('ok');
+      // Another integration of the portal spends what is left, unseen by crm-sync.
+      for (;;) {
+        const answer = await fetch(`${hubspot.baseUrl}/crm/v3/objects/deals?limit=1`, { headers: { authorization: `Bearer ${hubspot.token}` } });
+        await answer.arrayBuffer();
+        if (answer.status === 429) break;
+      }
+      await client.request('POST', '/v1/opportunities', { title: 'Refused for the day' });
+      const view: Json = await eventually(async () => {
+        const found = (await client.request('GET', `/v1/connections/${id}`)).json();
+        return found.budget.state === 'spent' && found;
+      }, 'the connection shows its budget spent', 20_000);
+      expect(view.budget).toMatchObject({ state: 'spent', limit: 120, remaining: 0, used: 120, source: 'crm', resetsAt: nextMidnight() });
+      expect(view.warnings.map((w: Json) => w.code)).toContain('budget_spent');
       await client.request('DELETE', `/v1/connections/${id}`);
     } finally {
       await hubspot.close();

@@ -46,7 +46,8 @@ return {0, spent + cost}
 const OBSERVE = `
 local known = redis.call('HGET', KEYS[1], 'remaining')
 if (not known) or tonumber(ARGV[2]) < tonumber(known) then redis.call('HSET', KEYS[1], 'remaining', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'at', ARGV[3])
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'limit', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], 172800)
 if tonumber(ARGV[2]) <= 0 then redis.call('SET', KEYS[2], '1', 'EX', 172800) end
 return 1
@@ -129,9 +130,10 @@ export class RedisPacer implements Pacer {
 
   /** Recorded without waiting: a lost observation only leaves the configured limit in charge a little longer. */
   observeDaily(daily: DailyBudget): void {
-    if (!Number.isFinite(daily.limit) || !Number.isFinite(daily.remaining) || daily.limit <= 0) return;
+    const limit = daily.limit !== undefined && Number.isFinite(daily.limit) && daily.limit > 0 ? String(Math.floor(daily.limit)) : '';
+    if (!Number.isFinite(daily.remaining) || (daily.limit !== undefined && limit === '')) return;
     const day = budgetKeys(this.prefix, this.connectionId);
-    this.redis.eval(OBSERVE, 2, day.crm, day.exhausted, Math.floor(daily.limit), Math.max(0, Math.floor(daily.remaining)), Date.now()).catch(() => {});
+    this.redis.eval(OBSERVE, 2, day.crm, day.exhausted, limit, Math.max(0, Math.floor(daily.remaining)), Date.now()).catch(() => {});
   }
 
   private dailyBudgetSpent() {

@@ -18,7 +18,8 @@ export interface Pacer {
 
 /** A CRM's daily budget as its response headers give it: requests (HubSpot) or tokens (Pipedrive). */
 export interface DailyBudget {
-  limit: number;
+  /** Absent when the answer said only that nothing remains (HubSpot's 429 with policy DAILY). */
+  limit?: number;
   remaining: number;
 }
 

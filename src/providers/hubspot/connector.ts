@@ -4,7 +4,7 @@ import type { CrmConnector, DailyBudget, Pacer, PullCursor, PullPage, PushReques
 import { hubspotAccount } from './account.ts';
 import { hubspotDealFields } from './deal-fields.ts';
 import { boundedCall, crmAgentFor, type CrmTimeouts } from '../timeouts.ts';
-import { hubspotError } from './errors.ts';
+import { hubspotError, isDailyLimit } from './errors.ts';
 import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';
 
 export const HUBSPOT_CANONICAL_ID_PROPERTY = 'crm_sync_id';
@@ -74,6 +74,8 @@ export class HubSpotConnector implements CrmConnector {
     try {
       return await work();
     } catch (error) {
+      // Spent by this app or by others of the portal: either way nothing remains today.
+      if (isDailyLimit(error)) this.pacer.observeDaily?.({ remaining: 0 });
       throw hubspotError(error);
     }
   }
