@@ -1,7 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pacerFor } from '../src/orchestration/connectors.ts';
+import { CrmError } from '../src/providers/errors.ts';
+import { providerModule } from '../src/providers/index.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
-import { eventually, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
+import { eventually, SANDBOX_HOSTS, startSandboxes, startSyncStack, type SyncStack } from './support/sync.ts';
 
 // Bodies read back from the API and the sandboxes' control API.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -104,5 +107,20 @@ describe('a CRM that never answers', () => {
     } finally {
       await sandboxes.close();
     }
+  });
+});
+
+describe('a CRM that accepts TCP but never completes the TLS handshake', () => {
+  it.each([
+    ['pipedrive', { apiToken: 'b'.repeat(40) }],
+    ['hubspot', { accessToken: 'pat-na1-handshake', clientSecret: 'secret' }],
+  ] as const)('fails a %s call with a connect timeout, before the request bound', { timeout: 20_000 }, async (provider, credentials) => {
+    const httpsUrl = silentUrl.replace('http:', 'https:');
+    const pacer = pacerFor(stack.deps.redis, stack.deps.prefix, '00000000-0000-4000-8000-00000000000' + (provider === 'hubspot' ? '1' : '2'), provider, { limits: {} });
+    const connector = providerModule(provider).connector({ credentials, baseUrl: httpsUrl, pacer, allowedHosts: SANDBOX_HOSTS, timeouts: { connectMs: 300, requestMs: 8_000 } });
+    const failure = await answered(connector.dealFields().then(() => undefined, (error: unknown) => error));
+    expect(failure).toBeInstanceOf(CrmError);
+    expect(failure).toMatchObject({ provider, code: 'timeout', retryable: true, scope: 'transient' });
+    expect((failure as Error).message).toBe(`${provider} timed out: no connection within 300 ms`);
   });
 });
