@@ -124,3 +124,13 @@ describe('a CRM that accepts TCP but never completes the TLS handshake', () => {
     expect((failure as Error).message).toBe(`${provider} timed out: no connection within 300 ms`);
   });
 });
+
+describe('an OAuth token endpoint that never answers', () => {
+  it.each(['pipedrive', 'hubspot'] as const)('fails a %s code grant with a timeout', { timeout: 20_000 }, async (provider) => {
+    const app = { clientId: 'client', clientSecret: 'secret' };
+    const grant = providerModule(provider).grantTokens(app, { code: 'code', redirectUri: 'https://app.example.com/callback' }, silentUrl, { allowedHosts: SANDBOX_HOSTS, timeouts: { connectMs: 2_000, requestMs: 300 } });
+    const failure = await answered(grant.then(() => undefined, (error: unknown) => error));
+    expect(failure).toMatchObject({ provider, code: 'timeout', retryable: true });
+    expect((failure as Error).message).toBe(`${provider} timed out: no complete answer within 300 ms`);
+  });
+});
