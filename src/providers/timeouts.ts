@@ -87,11 +87,13 @@ export function crmAgents(timeouts: CrmTimeouts = DEFAULT_CRM_TIMEOUTS) {
 export const crmAgentFor = (url: string, timeouts?: CrmTimeouts): http.Agent => (new URL(url).protocol === 'https:' ? crmAgents(timeouts).https : crmAgents(timeouts).http);
 
 /**
- * A last bound around a call whose HTTP layer takes no agent (HubSpot's generic apiRequest goes
- * through global fetch): the caller stops waiting after connect + request time, the error the same.
+ * A bound around a call whose HTTP layer takes no agent (HubSpot's generic apiRequest goes through
+ * global fetch, which takes no signal from the SDK): the caller stops waiting once the whole call
+ * (connecting included) has taken requestMs, with the same error. The request itself is left to
+ * end when the CRM answers or closes the connection.
  */
 export async function boundedCall<T>(work: Promise<T>, timeouts: CrmTimeouts = DEFAULT_CRM_TIMEOUTS): Promise<T> {
-  const ms = timeouts.connectMs + timeouts.requestMs;
+  const ms = timeouts.requestMs;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new CrmTimeoutError('request', ms)), ms);
