@@ -111,6 +111,8 @@ async function services() {
     eventTargetsAllowed: cfg.EVENT_TARGET_ALLOWED,
     // Operator-only: where a connection's baseUrl may point besides the CRMs' own APIs.
     crmBaseUrlHosts: cfg.CRM_BASE_URL_HOSTS ?? [],
+    // Every CRM call: a connect bound and a bound on the whole call.
+    crmTimeouts: { connectMs: cfg.CRM_CONNECT_TIMEOUT_MS, requestMs: cfg.CRM_REQUEST_TIMEOUT_MS },
   };
   return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
 }

@@ -18,7 +18,7 @@ export interface ConnectionStatus {
   inboundLagSeconds: number | null;
   lastPulledAt: string | null;
   lastError: unknown;
-  budget: { usedToday: number; dailyLimit: number };
+  budget: ConnectionHealth['budget'];
   crmCalls: number;
   rateLimited: number;
   lastReconcile: { finishedAt: string; seen: number; drift: number; stopped?: string } | null;
@@ -78,7 +78,9 @@ function cells(s: ConnectionStatus, now: number): string[] {
   const reconcile = s.lastReconcile ? `${ago(s.lastReconcile.finishedAt, now)}${s.lastReconcile.stopped ? ` (${s.lastReconcile.stopped})` : ''}` : 'never';
   // Active with records it cannot sync is not healthy: the count stands beside the state.
   const problems = s.recordsWithProblems ? `${number(s.recordsWithProblems)} record${s.recordsWithProblems === 1 ? '' : 's'}` : '-';
-  return [s.accountName, s.provider, s.connectionId, s.state, problems, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
+  // A spent budget stops the sync as surely as an error: the state says so, and until when.
+  const state = s.budget.state === 'spent' ? `${s.state}, budget spent until ${s.budget.resetsAt}` : s.state;
+  return [s.accountName, s.provider, s.connectionId, state, problems, outbound, inbound, `${number(s.budget.usedToday)} / ${number(s.budget.dailyLimit)}${share}`, reconcile, s.lastReconcile ? String(s.lastReconcile.drift) : '-', errorText(s.lastError)];
 }
 
 const HEADINGS = ['ACCOUNT', 'PROVIDER', 'CONNECTION', 'STATE', 'PROBLEMS', 'PENDING OUT', 'INBOUND', 'BUDGET TODAY', 'RECONCILED', 'DRIFT', 'LAST ERROR'];

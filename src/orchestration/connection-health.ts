@@ -3,12 +3,16 @@ import type { Redis } from 'ioredis';
 import { connectionSettingsSchema } from '../sync/settings.ts';
 import { connectionOverview, type ConnectionOverview } from '../model/connections/connection-health.ts';
 import type { Database } from '../model/store/db.ts';
-import { pacerFor, rateLimitsFor } from './connectors.ts';
+import { budgetFigures, type BudgetView } from './budget.ts';
+import { rateLimitsFor } from './connectors.ts';
 import { readUsage, type CrmUsage } from './crm-usage.ts';
 
 export interface ConnectionHealth extends ConnectionOverview {
-  /** Today's spend (UTC day) against the daily limit: requests for HubSpot, tokens for Pipedrive. */
-  budget: { usedToday: number; dailyLimit: number };
+  /**
+   * Today's spend (UTC day) against the daily limit: requests for HubSpot, tokens for Pipedrive; the
+   * limit is the CRM's own once its answers gave it. With the budget's state (spent until resetsAt).
+   */
+  budget: { usedToday: number; dailyLimit: number } & BudgetView;
   usage: CrmUsage;
   /** When the oldest inbound delivery still waiting for this connection arrived (status only). */
   inboundWaitingSince?: Date | null;
@@ -28,8 +32,8 @@ export async function connectionHealth(deps: HealthDeps, options: { accountId?: 
     overview.map(async (c) => {
       // A connection whose stored settings this version cannot read is still reported, on the defaults.
       const settings = connectionSettingsSchema.safeParse(c.settings).data ?? connectionSettingsSchema.parse({});
-      const usedToday = await pacerFor(deps.redis, deps.prefix, c.connectionId, c.provider, settings).spentToday();
-      return { ...c, budget: { usedToday, dailyLimit: rateLimitsFor(c.provider, settings).daily }, usage: usage.get(c.connectionId)! };
+      const { view, spentByUs } = await budgetFigures(deps, { id: c.connectionId, provider: c.provider, settings });
+      return { ...c, budget: { usedToday: spentByUs ?? 0, dailyLimit: view.limit ?? rateLimitsFor(c.provider, settings).daily, ...view }, usage: usage.get(c.connectionId)! };
     }),
   );
 }

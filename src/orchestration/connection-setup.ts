@@ -9,7 +9,7 @@ import { providers } from '../model/store/schema.ts';
 import { providerModule, webhookUrl } from '../providers/index.ts';
 import { seal } from '../model/store/secrets.ts';
 import { accountUsers } from '../model/accounts/users.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
+import { connectorFor, crmReach, pacerFor } from './connectors.ts';
 import { accountOf, credentialsInput, credentialsOf, type CredentialDeps } from './credential-input.ts';
 import { requireKeyring } from './deps.ts';
 import { checkedSettings } from './settings-update.ts';
@@ -84,7 +84,7 @@ export async function createConnection(deps: SetupDeps, accountId: string, input
   const id = randomUUID();
   const credentials = await credentialsOf(deps, input.provider, input.credentials, baseUrl);
   const pacer = pacerFor(deps.redis, deps.prefix, id, input.provider, { limits: {} });
-  const connector = connectorFor(input.provider, credentials, baseUrl, pacer, allowedHosts);
+  const connector = connectorFor(input.provider, credentials, baseUrl, pacer, crmReach(deps));
   const crmFailure = setupProblem(input.provider, baseUrl);
   const account = await accountOf(input.provider, connector, baseUrl);
   const canonicalIdField = await connector.prepare().catch(crmFailure);

@@ -3,7 +3,7 @@ import type { Provider } from '../model/store/schema.ts';
 import { invalid } from '../model/store/errors.ts';
 import { providerModule, providerModules } from '../providers/index.ts';
 import type { CrmConnector, RemoteAccount } from '../providers/types.ts';
-import type { Credentials } from './connectors.ts';
+import { crmReach, type Credentials } from './connectors.ts';
 import { grantTokens } from './credentials.ts';
 import type { SyncDeps } from './deps.ts';
 import { fieldProblems, setupProblem } from './setup-problems.ts';
@@ -30,7 +30,7 @@ export async function credentialsOf(deps: CredentialDeps, provider: Provider, gi
     const code = oauthCodeInput.safeParse(given);
     if (!code.success) throw fieldProblems('credentials', code.error.issues);
     const grant = { code: code.data.oauthCode, redirectUri: code.data.redirectUri };
-    return grantTokens(provider, deps.oauthApps?.[provider], grant, baseUrl, deps.crmBaseUrlHosts ?? []).catch(setupProblem(provider, baseUrl));
+    return grantTokens(provider, deps.oauthApps?.[provider], grant, baseUrl, crmReach(deps)).catch(setupProblem(provider, baseUrl));
   }
   const parsed = module.credentialInput.safeParse(given);
   if (!parsed.success) throw fieldProblems('credentials', parsed.error.issues.map((i) => ({ ...i, message: `${i.message} (${module.label} credentials)` })));

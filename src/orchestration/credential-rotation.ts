@@ -4,7 +4,7 @@ import { conflict } from '../model/store/errors.ts';
 import { seal } from '../model/store/secrets.ts';
 import { providerModule } from '../providers/index.ts';
 import { connectionSettingsSchema } from '../sync/settings.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
+import { connectorFor, crmReach, pacerFor } from './connectors.ts';
 import { accountOf, credentialsInput, credentialsOf, type CredentialDeps } from './credential-input.ts';
 import { requireKeyring } from './deps.ts';
 import { assertBaseUrl } from './setup-problems.ts';
@@ -31,7 +31,7 @@ export async function rotateCredentials(deps: CredentialDeps, accountId: string,
   assertBaseUrl(row.provider, settings.baseUrl, allowedHosts, 'settings.baseUrl');
   const credentials = await credentialsOf(deps, row.provider, given, settings.baseUrl);
   const pacer = pacerFor(deps.redis, deps.prefix, id, row.provider, settings, API_PACE_WAIT_MS);
-  const account = await accountOf(row.provider, connectorFor(row.provider, credentials, settings.baseUrl, pacer, allowedHosts), settings.baseUrl);
+  const account = await accountOf(row.provider, connectorFor(row.provider, credentials, settings.baseUrl, pacer, crmReach(deps)), settings.baseUrl);
   if (account.remoteAccountId !== row.remoteAccountId) {
     throw conflict(`these credentials open ${module.label} account ${account.remoteAccountId}, not this connection's (${row.remoteAccountId})`, {}, [
       { field: 'credentials', message: `belong to another ${module.label} account` },

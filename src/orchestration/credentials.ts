@@ -3,8 +3,8 @@ import type { Provider } from '../model/store/schema.ts';
 import { open, seal } from '../model/store/secrets.ts';
 import { CrmError } from '../providers/errors.ts';
 import { providerModule } from '../providers/index.ts';
-import type { OAuthApp, OAuthCredentials, OAuthGrant } from '../providers/types.ts';
-import { isOAuth, type Credentials } from './connectors.ts';
+import type { CrmReach, OAuthApp, OAuthCredentials, OAuthGrant } from '../providers/types.ts';
+import { crmReach, isOAuth, type Credentials } from './connectors.ts';
 import { requireKeyring, type SyncDeps } from './deps.ts';
 
 /** Refresh 5 minutes before expiry (or in the last fifth of a shorter-lived token). */
@@ -13,11 +13,11 @@ const refreshMargin = (c: OAuthCredentials) => Math.min(REFRESH_MARGIN_MS, (c.ex
 const LOCK_MS = 30_000;
 
 /** Trades an authorization code (or a refresh token) for tokens with the CRM's OAuth app. */
-export async function grantTokens(provider: Provider, app: OAuthApp | undefined, grant: OAuthGrant, baseUrl: string | undefined, allowedHosts: readonly string[]): Promise<OAuthCredentials> {
+export async function grantTokens(provider: Provider, app: OAuthApp | undefined, grant: OAuthGrant, baseUrl: string | undefined, reach: CrmReach): Promise<OAuthCredentials> {
   const module = providerModule(provider);
   if (!app) throw new CrmError(provider, 'validation', `no ${module.label} OAuth app is configured (${provider.toUpperCase()}_CLIENT_ID / _CLIENT_SECRET)`);
   // The app's secret and the refresh token go only where the connection's access token may go.
-  return module.grantTokens(app, grant, baseUrl, allowedHosts);
+  return module.grantTokens(app, grant, baseUrl, reach);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +53,7 @@ export async function freshCredentials(
     if (!stale(credentials)) return credentials;
     const oauth = credentials as Credentials & OAuthCredentials;
     const baseUrl = (row.settings as { baseUrl?: string }).baseUrl;
-    const renewed = await grantTokens(row.provider, deps.oauthApps?.[row.provider], { refreshToken: oauth.refreshToken }, baseUrl, deps.crmBaseUrlHosts ?? []);
+    const renewed = await grantTokens(row.provider, deps.oauthApps?.[row.provider], { refreshToken: oauth.refreshToken }, baseUrl, crmReach(deps));
     const sealed = seal(JSON.stringify(renewed), keyring);
     await updateCredentials(deps.db, connectionId, sealed.sealed, sealed.keyId);
     return renewed;

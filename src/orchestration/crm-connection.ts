@@ -2,7 +2,7 @@ import { recordConnectionOutcome, type ConnectionRow } from '../model/connection
 import { CrmError } from '../providers/errors.ts';
 import type { CrmConnector, Pacer } from '../providers/types.ts';
 import type { ConnectionSettings } from '../sync/settings.ts';
-import { connectorFor } from './connectors.ts';
+import { connectorFor, crmReach } from './connectors.ts';
 import { freshCredentials } from './credentials.ts';
 import type { SyncDeps } from './deps.ts';
 
@@ -14,7 +14,7 @@ import type { SyncDeps } from './deps.ts';
 export async function connectionConnector(deps: SyncDeps, connection: ConnectionRow, settings: Pick<ConnectionSettings, 'baseUrl'>, pacer: Pacer): Promise<CrmConnector> {
   try {
     const credentials = await freshCredentials(deps, connection.id, connection);
-    return connectorFor(connection.provider, credentials, settings.baseUrl, pacer, deps.crmBaseUrlHosts ?? []);
+    return connectorFor(connection.provider, credentials, settings.baseUrl, pacer, crmReach(deps));
   } catch (error) {
     if (error instanceof CrmError && error.scope === 'connection') {
       await recordConnectionOutcome(deps.db, connection.id, { error: { code: error.code, message: error.message }, fatal: true });

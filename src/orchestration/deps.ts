@@ -4,6 +4,7 @@ import type { Provider } from '../model/store/schema.ts';
 import { DomainError } from '../model/store/errors.ts';
 import type { Keyring } from '../model/store/secrets.ts';
 import type { OAuthApp } from '../providers/types.ts';
+import type { CrmTimeouts } from '../providers/timeouts.ts';
 
 /** What the sync's use cases run on: the store, the shared Redis (budgets, locks) and the keys of secrets. */
 export interface SyncDeps {
@@ -24,6 +25,8 @@ export interface SyncDeps {
    * at besides the CRM's own API (sandboxes, tests). Unset or empty: none.
    */
   crmBaseUrlHosts?: readonly string[];
+  /** CRM_CONNECT_TIMEOUT_MS / CRM_REQUEST_TIMEOUT_MS: every CRM call's bounds (5 s to connect, 30 s in all when unset). */
+  crmTimeouts?: CrmTimeouts;
 }
 
 export function requireKeyring(deps: { keyring: Keyring | undefined }): Keyring {

@@ -3,7 +3,7 @@ import { markPushProblemsDirty } from '../model/sync-state/outbox.ts';
 import { accountSide } from '../model/connections/settings-context.ts';
 import type { CrmConnector, RemoteAccount } from '../providers/types.ts';
 import { connectionSettingsSchema, type ConnectionSettings } from '../sync/settings.ts';
-import { connectorFor, pacerFor } from './connectors.ts';
+import { connectorFor, crmReach, pacerFor } from './connectors.ts';
 import { freshCredentials } from './credentials.ts';
 import type { SyncDeps } from './deps.ts';
 import { needsCrm, settingsProblems, type CrmSide } from './settings-check.ts';
@@ -57,7 +57,7 @@ export async function updateConnectionSettings(deps: SyncDeps, accountId: string
   const connector = async () => {
     const credentials = await freshCredentials(deps, id, row);
     const pacer = pacerFor(deps.redis, deps.prefix, id, row.provider, current, API_PACE_WAIT_MS);
-    return connectorFor(row.provider, credentials, merged.baseUrl as string | undefined, pacer, deps.crmBaseUrlHosts ?? []);
+    return connectorFor(row.provider, credentials, merged.baseUrl as string | undefined, pacer, crmReach(deps));
   };
   const settings = await checkedSettings(deps, accountId, connector, merged, Object.keys(patch), '', undefined);
   return deps.db.transaction(async (tx) => {

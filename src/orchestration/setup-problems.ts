@@ -32,7 +32,8 @@ export function assertBaseUrl(provider: Provider, baseUrl: unknown, allowedHosts
 /**
  * What a CRM call made while setting a connection up becomes for the caller: credentials the CRM
  * refused are a 400 naming them; a CRM that could not be reached, failed, or answered something
- * unusable is a 502 naming the CRM. Never a 500: none of these is crm-sync's own fault.
+ * unusable is a 502 naming the CRM; one that did not answer in time (CRM_*_TIMEOUT_MS) a 504 naming
+ * it. Never a 500: none of these is crm-sync's own fault.
  */
 export function setupProblem(provider: Provider, baseUrl: string | undefined) {
   const module = providerModule(provider);
@@ -43,6 +44,10 @@ export function setupProblem(provider: Provider, baseUrl: string | undefined) {
     const refused = error instanceof CrmError && (['unauthorized', 'validation'].includes(error.code) || (error.code === 'forbidden' && error.status !== undefined));
     if (refused) throw invalid([{ field: 'credentials', message: `${module.label} refused them${error.status ? ` (${error.status})` : ''}: ${error.message}` }]);
     const where = new URL(baseUrl ?? module.apiRoot).host;
+    if (error instanceof CrmError && error.code === 'timeout') {
+      const late = `${module.label} at ${where} did not answer in time`;
+      throw new DomainError(504, 'Gateway Timeout', `${late}: ${error.message}`, [{ field: baseUrl ? 'baseUrl' : 'provider', message: late }], { provider });
+    }
     const detail = error instanceof CrmError && error.code === 'network' ? `${module.label} could not be reached at ${where}` : `${module.label} at ${where} failed`;
     const cause = error instanceof Error ? error.message : String(error);
     throw new DomainError(502, 'Bad Gateway', `${detail}: ${cause}`, [{ field: baseUrl ? 'baseUrl' : 'provider', message: detail }], { provider });

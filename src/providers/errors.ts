@@ -1,4 +1,5 @@
 import type { Provider } from '../model/store/schema.ts';
+import { timeoutIn } from './timeouts.ts';
 
 /**
  * Every CRM failure becomes one CrmError, decided by HTTP status and headers, never message text.
@@ -13,7 +14,9 @@ export type CrmErrorCode =
   | 'conflict'
   | 'validation'
   | 'server'
-  | 'network';
+  | 'network'
+  /** No connection, or no complete answer, within CRM_CONNECT_TIMEOUT_MS / CRM_REQUEST_TIMEOUT_MS. */
+  | 'timeout';
 
 export class CrmError extends Error {
   readonly provider: Provider | undefined;
@@ -36,7 +39,7 @@ export class CrmError extends Error {
     this.code = code;
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
-    this.retryable = ['rate_limited', 'server', 'network'].includes(code);
+    this.retryable = ['rate_limited', 'server', 'network', 'timeout'].includes(code);
     this.scope = this.retryable ? 'transient' : ['unauthorized', 'forbidden'].includes(code) ? 'connection' : 'record';
   }
 }
@@ -65,6 +68,8 @@ export function retryAfterHeader(value: string | undefined, now = Date.now()): n
 
 /** Connection resets, refused connections and timeouts: the request may not have arrived. */
 export function networkError(provider: Provider, error: unknown): CrmError {
+  const timeout = timeoutIn(error);
+  if (timeout) return new CrmError(provider, 'timeout', `${provider} timed out: ${timeout.message}`);
   const cause = error as { code?: string; message?: string };
   return new CrmError(provider, 'network', `${provider} unreachable: ${cause.code ?? cause.message ?? 'network error'}`);
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Provider } from '../model/store/schema.ts';
 import type { MappingProblem, MappingSettings, SyncFields } from '../sync/fields.ts';
+import type { CrmTimeouts } from './timeouts.ts';
 
 /**
  * Waits until the connection's rate limits allow a request of this cost. Implemented over Redis
@@ -8,6 +9,18 @@ import type { MappingProblem, MappingSettings, SyncFields } from '../sync/fields
  */
 export interface Pacer {
   take(cost: number, kind?: 'search'): Promise<void>;
+  /**
+   * What the CRM's last answer said of today's daily budget (its headers): the budget the pacer
+   * keeps to, and the connection's budget view, follow the CRM rather than our defaults. Never throws.
+   */
+  observeDaily?(daily: DailyBudget): void;
+}
+
+/** A CRM's daily budget as its response headers give it: requests (HubSpot) or tokens (Pipedrive). */
+export interface DailyBudget {
+  /** Absent when the answer said only that nothing remains (HubSpot's 429 with policy DAILY). */
+  limit?: number;
+  remaining: number;
 }
 
 /** A deal as the CRM has it now, in canonical terms. */
@@ -129,6 +142,16 @@ export type OAuthCredentials = {
   apiDomain?: string;
 };
 
+/**
+ * The operator's rules for every CRM call: the hosts besides the CRM's own a connection's
+ * credentials may go to (CRM_BASE_URL_HOSTS), and how long a call may take (CRM_*_TIMEOUT_MS;
+ * the defaults when not given).
+ */
+export interface CrmReach {
+  allowedHosts: readonly string[];
+  timeouts?: CrmTimeouts | undefined;
+}
+
 export interface OAuthApp {
   clientId: string;
   clientSecret: string;
@@ -238,9 +261,9 @@ export interface ProviderModule {
    * A connector for stored credentials (as given, or OAuth tokens). It refuses (a fatal connection
    * CrmError, before any request) a URL that is neither the CRM's own nor on `allowedHosts`.
    */
-  connector(options: { credentials: unknown; baseUrl: string | undefined; pacer: Pacer; allowedHosts: readonly string[] }): CrmConnector;
+  connector(options: { credentials: unknown; baseUrl: string | undefined; pacer: Pacer } & CrmReach): CrmConnector;
   /** Trades an authorization code or a refresh token for tokens at the CRM's token endpoint (the same URL rule). */
-  grantTokens(app: OAuthApp, grant: OAuthGrant, baseUrl: string | undefined, allowedHosts: readonly string[]): Promise<OAuthCredentials>;
+  grantTokens(app: OAuthApp, grant: OAuthGrant, baseUrl: string | undefined, reach: CrmReach): Promise<OAuthCredentials>;
   readonly webhooks: {
     /** `account`: one URL for every connection, routed by the CRM account id in the events; `connection`: one URL each. */
     readonly routedBy: 'account' | 'connection';

@@ -25,7 +25,15 @@ export const SANDBOX_HOSTS: readonly string[] = parseConfig(SANDBOX_HOSTS_ENV).C
  * with its connection routes, the BullMQ workers, and the two sandboxes over HTTP.
  */
 export async function startSyncStack(
-  options: { sweepEveryMs?: number; eventRetryBaseMs?: number; oauthApps?: SyncDeps['oauthApps']; publicUrl?: string; eventTargetsAllowed?: SyncDeps['eventTargetsAllowed']; adminToken?: string } = {},
+  options: {
+    sweepEveryMs?: number;
+    eventRetryBaseMs?: number;
+    oauthApps?: SyncDeps['oauthApps'];
+    publicUrl?: string;
+    eventTargetsAllowed?: SyncDeps['eventTargetsAllowed'];
+    crmTimeouts?: SyncDeps['crmTimeouts'];
+    adminToken?: string;
+  } = {},
 ) {
   const database: TestDatabase = await createTestDatabase();
   const redis = testRedis();
@@ -38,6 +46,7 @@ export async function startSyncStack(
     oauthApps: options.oauthApps,
     eventTargetsAllowed: options.eventTargetsAllowed,
     crmBaseUrlHosts: SANDBOX_HOSTS,
+    ...(options.crmTimeouts ? { crmTimeouts: options.crmTimeouts } : {}),
     appSecrets: undefined as SetupDeps['appSecrets'],
   };
   const queues = createQueues(deps.redis, deps.prefix);

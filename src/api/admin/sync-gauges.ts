@@ -33,7 +33,9 @@ export function syncGauges(registry: Registry) {
     crmCalls: counter('crm_sync_crm_api_calls_total', 'Requests made to the CRM API, all workers together', CONNECTION_LABELS),
     crmRateLimited: counter('crm_sync_crm_api_rate_limited_total', '429 responses from the CRM API, all workers together', CONNECTION_LABELS),
     budgetUsed: gauge('crm_sync_crm_budget_used_today', "The connection's daily CRM budget spent today (UTC): requests or tokens, as its CRM counts them", CONNECTION_LABELS),
-    budgetLimit: gauge('crm_sync_crm_budget_daily_limit', "The connection's daily CRM budget", CONNECTION_LABELS),
+    budgetLimit: gauge('crm_sync_crm_budget_daily_limit', "The connection's daily CRM budget: the CRM's own figure once its answers gave it", CONNECTION_LABELS),
+    budgetRemaining: gauge('crm_sync_crm_budget_remaining', "What remains of the connection's daily CRM budget today, as the CRM last said it (else as we count it)", CONNECTION_LABELS),
+    budgetSpent: gauge('crm_sync_crm_budget_spent', "1 while the connection's daily CRM budget is spent (nothing is sent until it resets), else 0", CONNECTION_LABELS),
     outboundPending: gauge('crm_sync_outbound_pending', 'Opportunities waiting to be pushed to the CRM', CONNECTION_LABELS),
     recordsWithProblems: gauge('crm_sync_records_with_problems', 'Opportunities the connection cannot sync fully: a value it could not map, write or read (GET /v1/connections/{id}/problems)', CONNECTION_LABELS),
     outboundLag: gauge('crm_sync_outbound_lag_seconds', 'Age of the oldest opportunity waiting to be pushed; 0 when none waits', CONNECTION_LABELS),
@@ -65,6 +67,8 @@ function refreshConnection(gauges: SyncGauges, c: ConnectionHealth, now: number)
   gauges.crmRateLimited.inc(labels, c.usage.rateLimited);
   gauges.budgetUsed.set(labels, c.budget.usedToday);
   gauges.budgetLimit.set(labels, c.budget.dailyLimit);
+  if (c.budget.remaining !== null) gauges.budgetRemaining.set(labels, c.budget.remaining);
+  gauges.budgetSpent.set(labels, c.budget.state === 'spent' ? 1 : 0);
   gauges.outboundPending.set(labels, c.pendingOutbound);
   gauges.recordsWithProblems.set(labels, c.recordsWithProblems);
   gauges.outboundLag.set(labels, c.oldestDirtyAt ? ageSeconds(c.oldestDirtyAt.getTime(), now) : 0);

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import type { Provider } from '../../model/store/schema.ts';
 import { providerModule } from '../../providers/index.ts';
+import type { BudgetView } from '../../orchestration/budget.ts';
 
 export const warningView = z.object({ code: z.string(), message: z.string() }).meta({ id: 'ConnectionWarning' });
 export type ConnectionWarning = z.infer<typeof warningView>;
+
+/** An active connection whose daily CRM budget is spent syncs nothing until it resets: it says so, and until when. */
+export function budgetSpentWarning(provider: Provider, budget: BudgetView): ConnectionWarning {
+  const label = providerModule(provider).label;
+  return { code: 'budget_spent', message: `the daily ${label} budget (${budget.limit ?? '?'}) is spent: nothing is sent to ${label} until ${budget.resetsAt}, when it resets` };
+}
 
 /**
  * What an active connection cannot do although nothing failed yet. A connection stored without a

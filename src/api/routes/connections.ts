@@ -6,18 +6,21 @@ import { connectionCreateSchema, createConnection, type SetupDeps } from '../../
 import { credentialRotationSchema, rotateCredentials } from '../../orchestration/credential-rotation.ts';
 import { updateConnectionSettings } from '../../orchestration/settings-update.ts';
 import { enqueuePull } from '../../jobs/queues.ts';
-import { pacerFor } from '../../orchestration/connectors.ts';
+import { budgetFigures, budgetView } from '../../orchestration/budget.ts';
 import { connectionSettingsSchema } from '../../sync/settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, type ConnectionView } from '../../model/connections/connections.ts';
 import { listConnectionProblems, problemView } from '../../model/sync-state/problems.ts';
 import { DomainError } from '../../model/store/errors.ts';
 import { idParams, listOf, pageQuery, problemSchema } from '../http.ts';
-import { connectionWarnings, warningView } from './connection-warnings.ts';
+import { budgetSpentWarning, connectionWarnings, warningView } from './connection-warnings.ts';
 
 const tags = ['connections'];
-const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema };
+const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema, 504: problemSchema };
 const warned = connectionView.extend({ warnings: z.array(warningView).describe('What keeps this connection from syncing fully although it is active, e.g. webhooks it cannot verify') });
-const detailed = warned.extend({ budgetUsedToday: z.number().describe('Requests or tokens, as the CRM counts them, spent today (UTC)') });
+const detailed = warned.extend({
+  budgetUsedToday: z.number().describe('Requests or tokens, as the CRM counts them, spent today (UTC)'),
+  budget: budgetView.describe("Today's daily CRM budget; when spent, nothing is sent to the CRM until resetsAt (and warnings say budget_spent)"),
+});
 const created = warned.extend({ webhook: z.record(z.string(), z.unknown()) });
 
 const backfillAccepted = z.object({ connectionId: z.uuid(), status: z.literal('queued') });
@@ -46,7 +49,12 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
   const withWarnings = <T extends ConnectionView>(view: T) => ({ ...view, warnings: connectionWarnings(view, deps.appSecrets) });
   const withBudget = async (view: ConnectionView) => {
     const settings = connectionSettingsSchema.parse(view.settings);
-    return { ...withWarnings(view), budgetUsedToday: await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday() };
+    // One bounded read: a Redis that does not answer makes the budget `unknown`, not the request hang.
+    const { view: budget, spentByUs } = await budgetFigures(deps, { id: view.id, provider: view.provider, settings });
+    const budgetUsedToday = spentByUs ?? 0;
+    const withWarning = withWarnings(view);
+    if (budget.state === 'spent') withWarning.warnings.push(budgetSpentWarning(view.provider, budget));
+    return { ...withWarning, budgetUsedToday, budget };
   };
 
   r.post('/connections', { schema: { tags, body: connectionCreateSchema, response: { 201: created, ...errors } } }, async (request, reply) => {

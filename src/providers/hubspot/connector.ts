@@ -1,9 +1,10 @@
 import { Client } from '@hubspot/api-client';
 import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
-import type { CrmConnector, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
+import type { CrmConnector, DailyBudget, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
 import { hubspotAccount } from './account.ts';
 import { hubspotDealFields } from './deal-fields.ts';
-import { hubspotError } from './errors.ts';
+import { boundedCall, crmAgentFor, type CrmTimeouts } from '../timeouts.ts';
+import { hubspotError, isDailyLimit } from './errors.ts';
 import { fromHubSpot, hubspotReadProperties, toHubSpot } from './mapping.ts';
 
 export const HUBSPOT_CANONICAL_ID_PROPERTY = 'crm_sync_id';
@@ -35,15 +36,37 @@ function nextCursor(cursor: PullCursor, lastTime: number | undefined, after: str
   return Number(after) + SEARCH_PAGE <= SEARCH_CAP ? { since: cursor.since, after } : null;
 }
 
+/**
+ * The account's daily request budget as HubSpot's answers state it (X-HubSpot-RateLimit-Daily and
+ * -Daily-Remaining: https://developers.hubspot.com/changelog/2018-11-06-rate-limit-information-headers-will-be-included-in-http-responses).
+ * Search endpoints send none.
+ */
+export function hubspotDaily(headers: Record<string, string> | undefined): DailyBudget | undefined {
+  const limit = headers?.['x-hubspot-ratelimit-daily'];
+  const remaining = headers?.['x-hubspot-ratelimit-daily-remaining'];
+  if (limit === undefined || remaining === undefined || !Number.isFinite(Number(limit)) || !Number.isFinite(Number(remaining))) return undefined;
+  return { limit: Number(limit), remaining: Number(remaining) };
+}
+
 export class HubSpotConnector implements CrmConnector {
   readonly provider = 'hubspot' as const;
   private readonly client: Client;
   private readonly pacer: Pacer;
+  private readonly timeouts: CrmTimeouts | undefined;
 
-  constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer }) {
-    // Retries live in one layer (BullMQ), so the SDK's own retries are off.
-    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0 });
+  constructor(options: { baseUrl: string; accessToken: string; pacer: Pacer; timeouts?: CrmTimeouts | undefined }) {
+    // Retries live in one layer (BullMQ), so the SDK's own retries are off. The agent bounds each call's connect and total time.
+    const httpAgent = crmAgentFor(options.baseUrl, options.timeouts);
+    // Every answer's daily-budget headers go to the pacer, which keeps to them and shows them.
+    const observe = { pre: (context: unknown) => context, post: (context: unknown) => (this.observeDaily(context as { headers?: Record<string, string> }), context) };
+    this.client = new Client({ accessToken: options.accessToken, basePath: options.baseUrl, numberOfApiCallRetries: 0, httpAgent, middleware: [observe] });
     this.pacer = options.pacer;
+    this.timeouts = options.timeouts;
+  }
+
+  private observeDaily(response: { headers?: Record<string, string> }) {
+    const daily = hubspotDaily(response.headers);
+    if (daily) this.pacer.observeDaily?.(daily);
   }
 
   private async call<T>(work: () => Promise<T>, kind?: 'search'): Promise<T> {
@@ -51,12 +74,15 @@ export class HubSpotConnector implements CrmConnector {
     try {
       return await work();
     } catch (error) {
+      // Spent by this app or by others of the portal: either way nothing remains today.
+      if (isDailyLimit(error)) this.pacer.observeDaily?.({ remaining: 0 });
       throw hubspotError(error);
     }
   }
 
   async account(): Promise<RemoteAccount> {
-    const details = await this.call(() => this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()));
+    // apiRequest sends through global fetch, not the agent: only an outer bound stops the wait.
+    const details = await this.call(() => boundedCall(this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }).then((r) => r.json()), this.timeouts));
     const pipelines = await this.call(() => this.client.crm.pipelines.pipelinesApi.getAll('deals'));
     const owners = await this.call(() => this.client.crm.owners.ownersApi.getPage(undefined, undefined, 500));
     return hubspotAccount({ details, pipelines, owners });

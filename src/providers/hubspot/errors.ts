@@ -23,6 +23,10 @@ function hubspotRetryAfter(headers: Record<string, string>, body: unknown): numb
   return Number(headers['x-hubspot-ratelimit-interval-milliseconds'] ?? 10_000);
 }
 
+/** HubSpot's 429 for the day's budget (policy DAILY): nothing remains until the daily reset. */
+export const isDailyLimit = (error: unknown): boolean =>
+  isApiException(error) && error.code === 429 && (error.body as { policyName?: string } | undefined)?.policyName === 'DAILY';
+
 export function hubspotError(error: unknown): CrmError {
   if (error instanceof CrmError) return error;
   if (!isApiException(error)) return networkError('hubspot', error);

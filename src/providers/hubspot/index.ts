@@ -19,11 +19,11 @@ export const hubspot: ProviderModule = {
   // The lowest tier: 100 requests per rolling 10 s, 250,000 a day; search 5 per second.
   rateLimits: { windowMs: 10_000, perWindow: 100, daily: 250_000, searchPerSecond: 5 },
   credentialInput: hubspotTokenInput,
-  connector({ credentials, baseUrl, pacer, allowedHosts }) {
+  connector({ credentials, baseUrl, pacer, allowedHosts, timeouts }) {
     const { accessToken } = hubspotStoredCredentials.parse(credentials);
-    return new HubSpotConnector({ baseUrl: checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts), accessToken, pacer });
+    return new HubSpotConnector({ baseUrl: checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts), accessToken, pacer, timeouts });
   },
-  grantTokens: (app, grant, baseUrl, allowedHosts) => grantHubSpotTokens(app, grant, checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts)),
+  grantTokens: (app, grant, baseUrl, { allowedHosts, timeouts }) => grantHubSpotTokens(app, grant, checkedCrmUrl(hubspot, baseUrl ?? apiRoot, allowedHosts), timeouts),
   // A private app signs its webhooks with its client secret; a public app with the operator's.
   webhooks: {
     routedBy: 'account',

@@ -3,6 +3,7 @@ import type { SubscriptionCreateRequestEventTypeEnum } from '@hubspot/api-client
 import type { MappingSettings } from '../../sync/fields.ts';
 import { within } from '../../model/store/within.ts';
 import { propertiesRead } from '../field-map.ts';
+import { crmAgentFor } from '../timeouts.ts';
 import type { RegistrationOutcome, SubscriptionRegistration, WebhookSubscription } from '../types.ts';
 import { subscriptionName } from '../webhook-subscription-name.ts';
 import { hubspotFields } from './fields.ts';
@@ -41,7 +42,8 @@ const bounded = <T>(promise: Promise<T>, what: string) => within(promise, CALL_T
 export async function registerHubSpotSubscriptions(input: SubscriptionRegistration): Promise<RegistrationOutcome> {
   const appId = Number(input.appId);
   if (!Number.isSafeInteger(appId) || appId <= 0) throw new Error('the app id must be a number');
-  const client = new Client({ developerApiKey: input.developerKey, ...(input.baseUrl ? { basePath: input.baseUrl } : {}), numberOfApiCallRetries: 0 });
+  const httpAgent = crmAgentFor(input.baseUrl ?? 'https://api.hubapi.com');
+  const client = new Client({ developerApiKey: input.developerKey, ...(input.baseUrl ? { basePath: input.baseUrl } : {}), numberOfApiCallRetries: 0, httpAgent });
   const { webhooks } = client;
   await bounded(webhooks.settingsApi.configure(appId, { targetUrl: input.targetUrl, throttling: { maxConcurrentRequests: 10 } }), 'setting the target URL');
   const existing = (await bounded(webhooks.subscriptionsApi.getAll(appId), 'listing subscriptions')).results;

@@ -63,7 +63,7 @@ export class PipedriveConnector implements CrmConnector {
   private readonly pacer: Pacer;
 
   constructor(auth: PipedriveAuth & { pacer: Pacer }) {
-    const configs = pipedriveConfigurations(auth);
+    const configs = pipedriveConfigurations({ ...auth, onDaily: (daily) => auth.pacer.observeDaily?.(daily) });
     this.deals = new v2.DealsApi(configs.v2);
     this.fields = new v2.DealFieldsApi(configs.v2);
     this.stages = new v2.StagesApi(configs.v2);

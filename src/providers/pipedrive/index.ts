@@ -18,14 +18,14 @@ export const pipedrive: ProviderModule = {
   // The lowest plan: 20 requests per 2 s burst window, 30,000 tokens a day; search 10 per 2 s.
   rateLimits: { windowMs: 2_000, perWindow: 20, daily: 30_000, searchPerSecond: 5 },
   credentialInput: pipedriveTokenInput,
-  connector({ credentials, baseUrl, pacer, allowedHosts }) {
+  connector({ credentials, baseUrl, pacer, allowedHosts, timeouts }) {
     const stored = pipedriveStoredCredentials.parse(credentials);
-    if (stored.apiToken) return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? apiRoot, allowedHosts), apiToken: stored.apiToken, pacer });
+    if (stored.apiToken) return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? apiRoot, allowedHosts), apiToken: stored.apiToken, pacer, timeouts });
     // OAuth tokens work only on the account's own API domain.
-    return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? stored.apiDomain ?? apiRoot, allowedHosts), accessToken: stored.accessToken!, pacer });
+    return new PipedriveConnector({ baseUrl: checkedCrmUrl(pipedrive, baseUrl ?? stored.apiDomain ?? apiRoot, allowedHosts), accessToken: stored.accessToken!, pacer, timeouts });
   },
-  async grantTokens(app, grant, baseUrl, allowedHosts) {
-    const tokens = await grantPipedriveTokens(app, grant, checkedCrmUrl(pipedrive, baseUrl ?? PIPEDRIVE_OAUTH_ROOT, allowedHosts));
+  async grantTokens(app, grant, baseUrl, { allowedHosts, timeouts }) {
+    const tokens = await grantPipedriveTokens(app, grant, checkedCrmUrl(pipedrive, baseUrl ?? PIPEDRIVE_OAUTH_ROOT, allowedHosts), timeouts);
     // The answer says where the account's API lives: the access token goes there, so it must be Pipedrive's.
     if (tokens.apiDomain !== undefined && !crmUrlAllowed(pipedrive, tokens.apiDomain, allowedHosts)) {
       throw new CrmError('pipedrive', 'forbidden', `Pipedrive's token endpoint named an api_domain that is not a Pipedrive domain (${new URL(tokens.apiDomain, 'https://invalid').host})`);
