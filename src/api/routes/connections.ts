@@ -6,7 +6,8 @@ import { connectionCreateSchema, createConnection, type SetupDeps } from '../../
 import { credentialRotationSchema, rotateCredentials } from '../../orchestration/credential-rotation.ts';
 import { updateConnectionSettings } from '../../orchestration/settings-update.ts';
 import { enqueuePull } from '../../jobs/queues.ts';
-import { pacerFor } from '../../orchestration/connectors.ts';
+import { pacerFor, rateLimitsFor } from '../../orchestration/connectors.ts';
+import { readOr } from '../../jobs/redis.ts';
 import { connectionSettingsSchema } from '../../sync/settings.ts';
 import { connectionView, deleteConnection, getConnection, listConnections, setStatus, type ConnectionView } from '../../model/connections/connections.ts';
 import { listConnectionProblems, problemView } from '../../model/sync-state/problems.ts';
@@ -17,7 +18,14 @@ import { connectionWarnings, warningView } from './connection-warnings.ts';
 const tags = ['connections'];
 const errors = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema };
 const warned = connectionView.extend({ warnings: z.array(warningView).describe('What keeps this connection from syncing fully although it is active, e.g. webhooks it cannot verify') });
-const detailed = warned.extend({ budgetUsedToday: z.number().describe('Requests or tokens, as the CRM counts them, spent today (UTC)') });
+const budget = z
+  .object({
+    state: z.enum(['ok', 'spent', 'unknown']).describe('`unknown` while Redis, where every worker counts what it spends, cannot be read'),
+    usedToday: z.number().optional().describe('Requests or tokens, as the CRM counts them, spent today (UTC)'),
+    dailyLimit: z.number().optional(),
+  })
+  .describe('Today’s CRM budget of this connection');
+const detailed = warned.extend({ budget });
 const created = warned.extend({ webhook: z.record(z.string(), z.unknown()) });
 
 const backfillAccepted = z.object({ connectionId: z.uuid(), status: z.literal('queued') });
@@ -43,9 +51,15 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
     await enqueuePull(reconcile, 'backfill', connectionId);
   };
   const withWarnings = <T extends ConnectionView>(view: T) => ({ ...view, warnings: connectionWarnings(view, deps.appSecrets) });
+  // A view never waits on Redis for long: the budget is 'unknown' when Redis does not answer at once.
   const withBudget = async (view: ConnectionView) => {
     const settings = connectionSettingsSchema.parse(view.settings);
-    return { ...withWarnings(view), budgetUsedToday: await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday() };
+    const dailyLimit = rateLimitsFor(view.provider, settings).daily;
+    const read = async () => {
+      const usedToday = await pacerFor(deps.redis, deps.prefix, view.id, view.provider, settings).spentToday();
+      return { state: usedToday >= dailyLimit ? ('spent' as const) : ('ok' as const), usedToday, dailyLimit };
+    };
+    return { ...withWarnings(view), budget: await readOr(read, { state: 'unknown' as const }) };
   };
 
   r.post('/connections', { schema: { tags, body: connectionCreateSchema, response: { 201: created, ...errors } } }, async (request, reply) => {
