@@ -42,9 +42,12 @@ function watch(redis: Redis, logger: RedisLogger, name: string): Redis {
   redis.on('error', (error: Error) => {
     lastError = error.message;
   });
+  redis.on('ready', () => {
+    lastError = undefined;
+  });
   redis.options.retryStrategy = (attempt: number) => {
     const delayMs = reconnectDelayMs(attempt);
-    logger.warn({ redis: name, attempt, delayMs, error: lastError }, 'Redis unreachable: reconnecting');
+    logger.warn({ redis: name, attempt, delayMs, error: lastError ?? 'connection closed' }, 'Redis unreachable: reconnecting');
     return delayMs;
   };
   return redis;
