@@ -167,7 +167,16 @@ async function runService(options: { migrate: boolean }, roles: { api: boolean; 
     await app.listen({ host: cfg.HOST, port: cfg.PORT });
     logger.info(`API docs at http://${cfg.HOST}:${cfg.PORT}/docs`);
   }
-  if (workers) logger.info('workers started');
+  // "workers started" means they reach Redis (scripts wait for this line); until then they wait for it.
+  if (workers) {
+    let started = false;
+    void workers.ready.then(() => {
+      started = true;
+      logger.info('workers started');
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!started) logger.warn('workers waiting for Redis');
+  }
 }
 
 function accountsArgs(args: string[]) {

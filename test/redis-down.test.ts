@@ -159,8 +159,13 @@ describe('crm-sync start with Redis down', () => {
       expect(notReady.status).toBe(503);
       expect(((await notReady.json()) as Json).checks.redis).not.toBe('ok');
 
+      // "workers started" (what scripts wait for) only once they reach Redis.
+      expect(stdout).toContain('workers waiting for Redis');
+      expect(stdout).not.toContain('"workers started"');
+
       await redisLater.start();
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, '/readyz is ready once Redis is up', 60_000);
+      await eventually(async () => stdout.includes('"workers started"'), 'the workers reach Redis', 60_000);
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');

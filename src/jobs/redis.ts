@@ -91,7 +91,9 @@ export async function readyWithin(redis: Redis, ms = REDIS_WAIT_MS): Promise<boo
 export function logQueueErrors(emitter: { on(event: 'error', listener: (error: Error) => void): unknown }, logger: RedisLogger, name: string) {
   emitter.on('error', (error: Error) => {
     if (isConnectionError(error)) return;
-    logger.error({ queue: name, err: error }, 'queue error');
+    // One line, no stack: after a Redis restart that lost data BullMQ reports each job it lost
+    // ("Missing key for job …"), and its stacks say nothing about our code.
+    logger.error({ queue: name, error: error.message }, 'queue error');
   });
 }
 

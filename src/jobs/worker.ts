@@ -10,6 +10,8 @@ import { closeQueues, createQueues, EVENTS_QUEUE, INBOUND_QUEUE, MAINTENANCE_QUE
 
 export interface Workers {
   queues: Queues;
+  /** Resolves once Redis has taken the sweeper's schedule: the workers are reaching Redis. */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,12 +26,13 @@ const quiet: RedisLogger = { warn: () => {}, error: (object, message) => console
  * goes on starting (and listening) and writes it after the reconnect.
  */
 function scheduleSweep(queues: Queues, everyMs: number, logger: RedisLogger, stopped: () => boolean) {
-  const attempt = async (n: number): Promise<void> => {
-    if (stopped()) return;
+  const attempt = async (n: number): Promise<boolean> => {
+    if (stopped()) return false;
     try {
       await queues.maintenance.upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep' });
+      return true;
     } catch (error) {
-      if (stopped()) return;
+      if (stopped()) return false;
       logger.warn({ attempt: n, error: (error as Error).message }, 'sweep schedule not written yet: retrying');
       await new Promise((resolve) => setTimeout(resolve, reconnectDelayMs(n)).unref());
       return attempt(n + 1);
@@ -64,6 +67,8 @@ export async function startWorkers(given: SyncDeps, options: { concurrency?: num
   else await Promise.race([scheduled, new Promise((resolve) => setTimeout(resolve, options.readyWithinMs).unref())]);
   return {
     queues,
+    // Stopped before Redis came back: never ready.
+    ready: scheduled.then((written) => (written ? undefined : new Promise<void>(() => {}))),
     async close() {
       closing = true;
       await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close(), reconcileWorker.close(), eventsWorker.close()]);
