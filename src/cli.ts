@@ -91,18 +91,21 @@ async function withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
   }
 }
 
-/** Queue keys in Redis start with this; several installs can share one Redis with different prefixes. */
-const QUEUE_PREFIX = 'crm-sync';
-
-async function services() {
-  const [{ connectDatabase }, { Redis }] = await Promise.all([import('./model/store/db.ts'), import('ioredis')]);
+/**
+ * The store and Redis, and what the use cases need of them. Redis keys (queues, budgets, locks)
+ * start with QUEUE_PREFIX, so several installs can share one Redis. The connection fails fast
+ * while Redis is away (see src/jobs/redis.ts) and logs each reconnect attempt as one line.
+ */
+async function services(logger: import('./jobs/redis.ts').RedisLogger) {
+  const [{ connectDatabase }, { connectRedis, readyWithin }] = await Promise.all([import('./model/store/db.ts'), import('./jobs/redis.ts')]);
   const cfg = config();
   const handle = connectDatabase(cfg.DATABASE_URL);
-  const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = connectRedis(cfg.REDIS_URL, { role: 'producer', logger, name: 'main' });
+  await readyWithin(redis, 2000);
   const deps = {
     db: handle.db,
     redis,
-    prefix: QUEUE_PREFIX,
+    prefix: cfg.QUEUE_PREFIX,
     keyring: cfg.ENCRYPTION_KEY ? keyring(cfg) : undefined,
     publicUrl: publicUrl(cfg),
     appSecrets: appSecrets(cfg),
@@ -114,7 +117,9 @@ async function services() {
     // Every CRM call: a connect bound and a bound on the whole call.
     crmTimeouts: { connectMs: cfg.CRM_CONNECT_TIMEOUT_MS, requestMs: cfg.CRM_REQUEST_TIMEOUT_MS },
   };
-  return { cfg, deps, close: async () => { await redis.quit(); await handle.close(); } };
+  // quit() waits for Redis to answer, disconnect() does not: a service stopped while Redis is down still exits.
+  const closeRedis = () => (redis.status === 'ready' ? redis.quit().then(() => undefined) : (redis.disconnect(), Promise.resolve()));
+  return { cfg, deps, close: async () => { await closeRedis(); await handle.close(); } };
 }
 
 async function migrate() {
@@ -128,33 +133,42 @@ function serviceArgs(args: string[]) {
   return { migrate: !values['no-migrate'] };
 }
 
+/** How long each step of a shutdown may take (in-flight jobs finish well within it). */
+const STOP_STEP_MS = 10_000;
+
 /** serve, work, or both (start): migrate unless --no-migrate, run until SIGTERM, then drain and exit 0. */
 async function runService(options: { migrate: boolean }, roles: { api: boolean; workers: boolean }) {
   // A worker never loads the HTTP server, nor the API the workers.
-  const [{ createLogger }, { closeQueues, createQueues }, api, workerPool] = await Promise.all([
+  const [{ createLogger }, { closeQueues, createQueues }, { REDIS_WAIT_MS }, { within }, api, workerPool] = await Promise.all([
     import('./log.ts'),
     import('./jobs/queues.ts'),
+    import('./jobs/redis.ts'),
+    import('./model/store/within.ts'),
     roles.api ? import('./api/server.ts') : undefined,
     roles.workers ? import('./jobs/worker.ts') : undefined,
   ]);
-  const { cfg, deps, close } = await services();
+  const logger = createLogger(config().LOG_LEVEL);
+  const { cfg, deps, close } = await services(logger);
   if (options.migrate) {
     const { migrateDatabase } = await import('./model/store/migrate.ts');
     await migrateDatabase(cfg.DATABASE_URL);
   }
-  const logger = createLogger(cfg.LOG_LEVEL);
   if (!deps.keyring) logger.warn('ENCRYPTION_KEY is not set: CRM connections cannot be created or used');
-  const queues = createQueues(deps.redis, deps.prefix);
+  const queues = createQueues(deps.redis, deps.prefix, logger);
   const sync = { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events };
   const app = api ? await api.buildServer({ db: deps.db, logger, sync, admin: { token: cfg.ADMIN_TOKEN, queues: Object.values(queues), sessionHours: cfg.ADMIN_SESSION_HOURS, loginFailuresPerMinute: cfg.ADMIN_LOGIN_FAILURES_PER_MINUTE } }) : undefined;
   if (app && !cfg.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: /admin and /metrics answer 503');
-  const workers = workerPool ? await workerPool.startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000 }) : undefined;
+  // With Redis down the workers wait for it in the background: the API listens (and /readyz says why it is not ready).
+  const workers = workerPool ? await workerPool.startWorkers(deps, { sweepEveryMs: cfg.SWEEP_SECONDS * 1000, logger, readyWithinMs: REDIS_WAIT_MS }) : undefined;
   const stop = async () => {
-    // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit.
-    await app?.close();
-    await workers?.close();
-    await closeQueues(queues);
-    await close();
+    // Stop taking requests and jobs; active jobs finish (or return to the queue) before we exit. Closing
+    // BullMQ waits for Redis: while it is down each step is given STOP_STEP_MS, then left behind.
+    const step = (what: string, work: () => Promise<unknown> | undefined) =>
+      within(Promise.resolve(work()), STOP_STEP_MS, `${what} did not close within ${STOP_STEP_MS} ms`).catch((error: Error) => logger.warn(error.message));
+    await step('the API', () => app?.close());
+    await step('the workers', () => workers?.close());
+    await step('the queues', () => closeQueues(queues));
+    await step('the connections', close);
     process.exit(0);
   };
   process.once('SIGTERM', stop);
@@ -163,7 +177,16 @@ async function runService(options: { migrate: boolean }, roles: { api: boolean; 
     await app.listen({ host: cfg.HOST, port: cfg.PORT });
     logger.info(`API docs at http://${cfg.HOST}:${cfg.PORT}/docs`);
   }
-  if (workers) logger.info('workers started');
+  // "workers started" means they reach Redis (scripts wait for this line); until then they wait for it.
+  if (workers) {
+    let started = false;
+    void workers.ready.then(() => {
+      started = true;
+      logger.info('workers started');
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!started) logger.warn('workers waiting for Redis');
+  }
 }
 
 type AccountsAction = { action: 'create'; name: string; defaultCurrency?: string | undefined } | { action: 'list' };
@@ -246,7 +269,8 @@ async function backfill({ connectionId }: { connectionId: string }) {
     import('./orchestration/reconcile.ts'),
     import('./progress.ts'),
   ]);
-  const { deps, close } = await services();
+  const { createLogger } = await import('./log.ts');
+  const { deps, close } = await services(createLogger(config().LOG_LEVEL, process.stderr));
   const queues = createQueues(deps.redis, deps.prefix);
   const bar = progressBar('deals');
   try {
@@ -305,9 +329,9 @@ async function status(options: { json: boolean; account?: string }) {
   await redis.connect().catch((error: Error) => {
     throw new ConfigError(`Redis at REDIS_URL is unreachable: ${error.message}`);
   });
-  const queues = createQueues(redis, QUEUE_PREFIX);
+  const queues = createQueues(redis, cfg.QUEUE_PREFIX);
   try {
-    const report = await withDatabase((db) => statusReport({ db, redis, prefix: QUEUE_PREFIX }, queues.inbound, options.account)).catch((error: Error) => {
+    const report = await withDatabase((db) => statusReport({ db, redis, prefix: cfg.QUEUE_PREFIX }, queues.inbound, options.account)).catch((error: Error) => {
       // Drizzle wraps the driver's error in one that quotes the whole query: the cause is what helps.
       throw new ConfigError(`cannot read the database at DATABASE_URL: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });

@@ -77,7 +77,7 @@ const envSchema = z.object({
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.{}-]+$/, 'must be letters, digits, _ . - and optionally one {hash tag}')
-    .refine((value) => !/[{}]/.test(value) || /^[^{}]*\{[^{}]+\}[^{}]*$/.test(value), { message: 'must hold at most one non-empty {hash tag}' })
+    .refine((value) => !/[{}]/.test(value) || /^[^{}]*\{[^{}]+\}[^{}]*$/.test(value), { message: 'must hold at most one non-empty, balanced {hash tag}, e.g. {crm-sync}' })
     .default('crm-sync'),
   // Admin console sessions: the longest a session lasts from login, and failed logins allowed per client per minute.
   ADMIN_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 7).default(12),

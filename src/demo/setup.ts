@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, readyWithin } from '../jobs/redis.ts';
+import { createLogger } from '../log.ts';
 import { buildServer } from '../api/server.ts';
 import { keyring as configuredKeyring, type Config } from '../config.ts';
 import { closeQueues, createQueues, type Queues } from '../jobs/queues.ts';
@@ -99,8 +101,10 @@ export async function startDemoWorld(cfg: Config, options: { port?: number; seed
   const host = '127.0.0.1';
   const port = options.port || (await freePort(host));
   const publicUrl = `http://${host}:${port}`;
-  const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
-  const prefix = `crm-sync-demo:${new URL(databaseUrl).pathname.slice(1)}`;
+  // The story holds stdout: Redis's reconnect lines go to stderr.
+  const redis = connectRedis(cfg.REDIS_URL, { role: 'producer', logger: createLogger(cfg.LOG_LEVEL, process.stderr), name: 'demo' });
+  await readyWithin(redis, 5000);
+  const prefix = `${cfg.QUEUE_PREFIX}-demo:${new URL(databaseUrl).pathname.slice(1)}`;
   const queues = createQueues(redis, prefix);
   // Jobs a previous demo left behind belong to connections that no longer exist.
   await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));

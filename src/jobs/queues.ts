@@ -2,6 +2,8 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { providers } from '../model/store/schema.ts';
+import { within } from '../model/store/within.ts';
+import { logQueueErrors, REDIS_WAIT_MS, type RedisLogger } from './redis.ts';
 
 export const OUTBOUND_QUEUE = 'outbound';
 export const MAINTENANCE_QUEUE = 'maintenance';
@@ -88,14 +90,17 @@ export async function enqueueEventDelivery(queue: Queue, subscriptionId: string,
 /** How often the sweeper looks for dirty rows with no flush on its way (lost Redis, crashed worker). */
 export const SWEEP_EVERY_MS = 15_000;
 
-export function createQueues(connection: Redis, prefix: string) {
-  return {
+/** The queues, under `prefix` (QUEUE_PREFIX); given a logger, their errors are logged instead of printed. */
+export function createQueues(connection: Redis, prefix: string, logger?: RedisLogger) {
+  const queues = {
     outbound: new Queue(OUTBOUND_QUEUE, { connection, prefix }),
     maintenance: new Queue(MAINTENANCE_QUEUE, { connection, prefix }),
     inbound: new Queue(INBOUND_QUEUE, { connection, prefix }),
     reconcile: new Queue(RECONCILE_QUEUE, { connection, prefix }),
     events: new Queue(EVENTS_QUEUE, { connection, prefix }),
   };
+  if (logger) for (const [name, queue] of Object.entries(queues)) logQueueErrors(queue, logger, name);
+  return queues;
 }
 export type Queues = ReturnType<typeof createQueues>;
 
@@ -111,7 +116,11 @@ export async function enqueueFlush(queue: Queue, connectionId: string): Promise<
   await queue.add('flush', { connectionId }, { ...flushJobOptions, deduplication: { id: `flush:${connectionId}` } });
 }
 
-/** Resolves only once Redis has the job: the webhook is acknowledged after this, never before. */
+/**
+ * Resolves only once Redis has the job: the webhook is acknowledged after this, never before.
+ * Rejects within REDIS_WAIT_MS when Redis cannot take it (a Queue that never reached Redis waits
+ * for it without end), so the CRM gets its 503 before its own timeout.
+ */
 export async function enqueueDelivery(queue: Queue, delivery: InboundDelivery): Promise<void> {
-  await queue.add('delivery', delivery, inboundJobOptions);
+  await within(queue.add('delivery', delivery, inboundJobOptions), REDIS_WAIT_MS, `Redis did not take the delivery within ${REDIS_WAIT_MS} ms`);
 }

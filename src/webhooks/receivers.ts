@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { enqueueDelivery, type InboundDelivery } from '../jobs/queues.ts';
+import { REDIS_RETRY_AFTER_SECONDS } from '../jobs/redis.ts';
 import { connectionByRemoteAccount, connectionForWorker, type ConnectionRow } from '../model/connections/connections.ts';
 import type { Database } from '../model/store/db.ts';
 import type { Provider } from '../model/store/schema.ts';
@@ -45,13 +46,16 @@ async function lookupFor(deps: WebhookDeps, provider: Provider, connectionId: st
   };
 }
 
-/** Enqueues every delivery, then answers: 2xx only when Redis has them all, 503 so the CRM retries. */
+/**
+ * Enqueues every delivery, then answers: 2xx only when Redis has them all, 503 with Retry-After so
+ * the CRM retries (within a second when Redis is down: enqueueDelivery's wait is bounded).
+ */
 async function enqueueAll(reply: FastifyReply, request: FastifyRequest, queue: Queue, deliveries: InboundDelivery[]) {
   try {
     for (const delivery of deliveries) await enqueueDelivery(queue, delivery);
   } catch (error) {
-    request.log.error({ err: error }, 'webhook could not be enqueued');
-    return answer(reply, 503, 'could not be queued; retry later');
+    request.log.error({ err: { message: (error as Error).message } }, 'webhook could not be enqueued');
+    return answer(reply.header('retry-after', String(REDIS_RETRY_AFTER_SECONDS)), 503, 'could not be queued; retry later');
   }
   return reply.code(200).send({ received: deliveries.reduce((n, d) => n + d.events.length, 0) });
 }
