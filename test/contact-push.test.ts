@@ -73,8 +73,10 @@ describe('the primary contact on pushes', () => {
     const changed = await bothCounters(a);
     const hubspotCalls = contactCalls(edited.hubspot, changed.hubspot);
     const pipedriveCalls = contactCalls(edited.pipedrive, changed.pipedrive);
-    expect(hubspotCalls['POST /crm/v3/objects/contacts/search']).toBe(2); // Dora found, Carla found to dissociate
+    // HubSpot: Dora searched for (then created and associated); Carla's association removed by the id the first push kept, no search.
+    expect(hubspotCalls['POST /crm/v3/objects/contacts/search']).toBe(1);
     expect(hubspotCalls['POST /crm/v3/objects/contacts']).toBe(1);
+    expect(hubspotCalls['DELETE /crm/v4/objects/deals/:dealId/associations/contacts/:contactId']).toBe(1);
     expect(pipedriveCalls).toEqual({ 'GET /api/v2/persons/search': 1, 'POST /api/v2/persons': 1 });
   });
 });

@@ -41,7 +41,7 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   // Unlinked: the deal was deleted or merged away in the CRM and the opportunity stays out of it.
   if (link?.remoteDeletedAt) return { kind: 'nothing', work };
   const current = outboundFields(syncFieldsOf(row, work.contact), settings.directions);
-  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string };
+  const base = (link?.baseSnapshot ?? {}) as Partial<SyncFields> & { canonicalId?: string; contactRemoteId?: string };
   const fields = changedSince(link ? base : {}, current);
   // State, stage and pipeline travel together: a CRM may hold them in one property (HubSpot: a
   // reopen needs an open stage, a closed deal's stage is its won or lost stage, a stage belongs to
@@ -51,7 +51,8 @@ function plan(work: Work, settings: ConnectionSettings): Plan {
   const tagged = base.canonicalId === row.id;
   if (link && tagged && Object.keys(fields).length === 0) return { kind: 'nothing', work };
   const replacedContact = 'contact' in fields ? (base.contact ?? null) : undefined;
-  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1, replacedContact } };
+  const replacedContactRemoteId = 'contact' in fields ? base.contactRemoteId : undefined;
+  return { kind: 'push', work, request: { canonicalId: row.id, remoteId: link?.remoteId ?? null, fields, mayExist: work.claim.attempts > 1, replacedContact, replacedContactRemoteId } };
 }
 
 export interface FlushOutcome {
@@ -195,11 +196,13 @@ async function save(deps: SyncDeps, accountId: string, connectionId: string, pla
       }
       if (!result?.remoteId) continue;
       // The push is saved: what it was sending is no longer pending.
-      const { pending: _pending, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown };
+      const { pending: _pending, contactRemoteId: knownContact, ...base } = (p.work.link?.baseSnapshot ?? {}) as Partial<SyncFields> & { pending?: unknown; contactRemoteId?: string };
       const problems = result.problems.length ? { mapping: result.problems } : null;
       await setRecordProblems(tx, problemKey, fromMapping(result.problems));
       const written = baseAfterWrite(base, p.request.fields, result.fields, result.problems.map((m) => m.field));
-      const baseSnapshot = { ...(p.work.link ? written : withCrmDefaults(written, result.fields)), canonicalId: opportunityId };
+      // The CRM's id of the primary contact (where the CRM says it) is kept until the contact changes: replacing it then needs no search.
+      const contactRemoteId = 'contact' in p.request.fields ? result.contactRemoteId : knownContact;
+      const baseSnapshot = { ...(p.work.link ? written : withCrmDefaults(written, result.fields)), canonicalId: opportunityId, ...(contactRemoteId ? { contactRemoteId } : {}) };
       links.push({ connectionId, opportunityId, remoteId: result.remoteId, remoteVersion: result.version ?? null, baseSnapshot, lastError: problems, remoteDeletedAt: null });
       events.push({ accountId, opportunityId, connectionId, kind: p.work.link ? 'push_update' : 'push_create', after: p.request.fields, detail: { remoteId: result.remoteId, ...problems } });
     }

@@ -67,6 +67,8 @@ export interface PushRequest {
   mayExist?: boolean;
   /** The primary contact the CRM had before, when `fields.contact` replaces it. */
   replacedContact?: SyncFields['contact'];
+  /** The CRM's id of that contact, where an earlier push learnt it: no search to find it again. */
+  replacedContactRemoteId?: string;
 }
 
 export interface PushResult {
@@ -80,6 +82,8 @@ export interface PushResult {
    * so its echo is nothing new and two CRMs never bounce a value they cannot both hold.
    */
   fields?: Partial<SyncFields>;
+  /** The CRM's id of the primary contact this push associated with the deal (HubSpot), kept on the link. */
+  contactRemoteId?: string;
   /** Set when this deal failed; a retryable error fails the whole flush instead. */
   error?: Error;
 }

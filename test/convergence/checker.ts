@@ -3,7 +3,8 @@ import { STAGES, type Json, type Tenant } from './tenant.ts';
 import type { World } from './world.ts';
 
 /**
- * The verdict once the faults have stopped, everything is quiet and a reconciliation pass has run.
+ * The verdict once the faults have stopped and everything is quiet: before reconciliation in a
+ * seed that dropped no webhook (by webhooks alone), and after a reconciliation pass in every seed.
  *
  * For every opportunity the scenario made (or a person made in a CRM):
  * 1. identity: it exists canonically (a tombstone if deleted through the API); in each CRM where no

@@ -92,6 +92,11 @@ export class Model {
     this.drops[crm].add(round);
   }
 
+  /** Whether any round of the seed set a CRM to drop webhooks (only reconciliation repairs those). */
+  droppedWebhooks(): boolean {
+    return CRMS.some((crm) => this.drops[crm].size > 0);
+  }
+
   private mayDrop(crm: Crm, epoch: number): boolean {
     return [...this.drops[crm]].some((r) => this.epochOf(r) === epoch);
   }

@@ -98,6 +98,7 @@ class Scenario {
     await this.restarting;
     const quiet = await this.quiet(FINAL_QUIET_MS, 5);
     if (!quiet.ok) this.problems.push(`never quiet after the faults stopped: ${quiet.reason}`);
+    await this.checkByWebhooksAlone();
     if (this.options.reconcile) {
       const deps = { db: this.world.database.db, redis: this.world.redis, prefix: PREFIX, keyring: this.world.keyring, crmBaseUrlHosts: SANDBOX_HOSTS };
       const notify = (accountId: string) => notifyAccount(this.world.database.db, this.world.queues.outbound, accountId);
@@ -114,6 +115,23 @@ class Scenario {
     this.lines.push('final states:', ...verdict.table);
     if (this.problems.length) await this.timelines(new Set(this.problems.join(' ').match(/\bo\d+\b/g) ?? []));
     return { seed: this.seed, problems: this.problems, log: this.lines, ms: Date.now() - this.started };
+  }
+
+  /**
+   * Before any reconciliation: where no webhook was dropped, webhooks and flushes alone must have
+   * brought every side to agreement (reconciliation would hide races between them). A seed that
+   * dropped webhooks is checked after reconciliation only, which is what repairs those.
+   */
+  private async checkByWebhooksAlone() {
+    if (this.model.droppedWebhooks()) {
+      this.log('webhooks were dropped: convergence is checked after reconciliation only');
+      return;
+    }
+    const verdict = check(this.model, await snapshot(this.world, this.tenant));
+    this.log(`checked by webhooks alone (no webhook dropped): ${verdict.problems.length ? `${verdict.problems.length} problems` : 'converged'}`);
+    if (verdict.problems.length === 0) return;
+    this.problems.push(...verdict.problems.map((p) => `by webhooks alone, before reconciliation: ${p}`));
+    this.lines.push('states by webhooks alone:', ...verdict.table);
   }
 
   /** The sync's own timeline (sync_events) of the opportunities a problem names, for the report. */

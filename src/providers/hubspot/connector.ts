@@ -1,5 +1,5 @@
 import { Client } from '@hubspot/api-client';
-import type { MappingSettings, SyncFields } from '../../sync/fields.ts';
+import type { MappingProblem, MappingSettings, SyncFields } from '../../sync/fields.ts';
 import type { CrmConnector, DailyBudget, Pacer, PullCursor, PullPage, PushRequest, PushResult, RemoteAccount, RemoteField, RemoteState } from '../types.ts';
 import { hubspotAccount } from './account.ts';
 import { hubspotDealFields } from './deal-fields.ts';
@@ -142,12 +142,14 @@ export class HubSpotConnector implements CrmConnector {
       for (const { request, problems } of mapped) {
         const deal = written.get(request.canonicalId);
         if (deal && request.replacedContact?.email && request.replacedContact.email !== request.fields.contact?.email) {
-          await this.dissociateContact(deal.id, request.replacedContact.email);
+          await this.dissociateContact(deal.id, request.replacedContact.email, request.replacedContactRemoteId);
         }
-        if (deal && request.fields.contact) problems.push(...(await this.associateContact(deal.id, request.fields.contact)));
+        const associated = deal && request.fields.contact ? await this.associateContact(deal.id, request.fields.contact) : undefined;
+        if (associated?.problem) problems.push(associated.problem);
         results.push({
           canonicalId: request.canonicalId,
           remoteId: deal?.id,
+          contactRemoteId: associated?.contactId,
           version: deal ? new Date(deal.properties.hs_lastmodifieddate ?? deal.updatedAt) : undefined,
           fields: deal ? fromHubSpot(deal.properties, settings).fields : undefined,
           problems,
@@ -182,22 +184,22 @@ export class HubSpotConnector implements CrmConnector {
     return found.results[0]?.id;
   }
 
-  /** Only the association we made goes: contacts a person added in HubSpot stay. */
-  private async dissociateContact(dealId: string, email: string) {
-    const contactId = await this.contactIdByEmail(email);
+  /** Only the association we made goes: contacts a person added in HubSpot stay. Its id, when a push learnt it, saves the search. */
+  private async dissociateContact(dealId: string, email: string, knownId: string | undefined) {
+    const contactId = knownId ?? (await this.contactIdByEmail(email));
     if (contactId) await this.call(() => this.client.crm.associations.v4.basicApi.archive('deals', dealId, 'contacts', contactId));
   }
 
-  /** The primary contact, found by email or created, associated with the deal (HubSpot's default type). */
-  private async associateContact(dealId: string, contact: { email: string | null; name: string }) {
-    if (!contact.email) return [{ field: 'contact', value: contact.name, message: 'a contact without an email is not synced to HubSpot' }];
+  /** The primary contact, found by email or created, associated with the deal (HubSpot's default type); its id, for the link. */
+  private async associateContact(dealId: string, contact: { email: string | null; name: string }): Promise<{ contactId?: string; problem?: MappingProblem }> {
+    if (!contact.email) return { problem: { field: 'contact', value: contact.name, message: 'a contact without an email is not synced to HubSpot' } };
     const email = contact.email;
     const [firstname, ...rest] = contact.name.split(' ');
     const contactId =
       (await this.contactIdByEmail(email)) ??
       (await this.call(() => this.client.crm.contacts.basicApi.create({ properties: { email, firstname: firstname ?? '', lastname: rest.join(' ') }, associations: [] }))).id;
     await this.call(() => this.client.crm.associations.v4.basicApi.createDefault('deals', dealId, 'contacts', contactId));
-    return [];
+    return { contactId };
   }
 
   async remove(remoteId: string): Promise<void> {
