@@ -54,7 +54,26 @@ export interface Tenant {
   /** Sets faults; answers how many webhooks the sandbox will still drop. */
   faults(crm: Crm, faults: SandboxFaults): Promise<{ dropsLeft: number }>;
   idle(): Promise<boolean>;
+  /**
+   * Webhook events the CRM gave up on (every attempt failed, retries spent), with the statuses of
+   * their attempts: lost as surely as a dropped one, so only reconciliation can repair them.
+   */
+  undelivered(): Promise<{ crm: Crm; events: number; statuses: string[] }[]>;
   close(): Promise<void>;
+}
+
+interface Delivery {
+  attempt: number;
+  status: number | string;
+}
+
+/** Events (by key) of which no attempt succeeded, and what their attempts answered. */
+function givenUp(deliveries: Delivery[], keysOf: (d: Delivery) => string[]): { events: number; statuses: string[] } {
+  const ok = (status: number | string) => typeof status === 'number' && status >= 200 && status <= 299;
+  const delivered = new Set(deliveries.filter((d) => ok(d.status)).flatMap(keysOf));
+  const failed = deliveries.filter((d) => !ok(d.status) && keysOf(d).some((k) => !delivered.has(k)));
+  const lost = new Set(failed.flatMap(keysOf).filter((k) => !delivered.has(k)));
+  return { events: lost.size, statuses: [...new Set(failed.map((d) => String(d.status)))] };
 }
 
 async function call(url: string, method: string, body?: unknown): Promise<Json> {
@@ -114,6 +133,15 @@ export async function startTenant(world: World, seed: number): Promise<Tenant> {
     async idle() {
       const [h, p] = await Promise.all([state('hubspot'), state('pipedrive')]);
       return h.webhooks.idle === true && p.webhooks.idle === true;
+    },
+    async undelivered() {
+      const [h, p] = await Promise.all([state('hubspot'), state('pipedrive')]);
+      // Still retrying is not given up: only called once the sandboxes are idle (no retry scheduled).
+      const lost = [
+        { crm: 'hubspot' as const, ...givenUp(h.webhooks.deliveries, (d) => (d as Json).eventIds.map(String)) },
+        { crm: 'pipedrive' as const, ...givenUp(p.webhooks.deliveries, (d) => [String((d as Json).metaId)]) },
+      ];
+      return lost.filter((l) => l.events > 0);
     },
     async close() {
       for (const id of Object.values({ hubspot: hubspotConnection.id, pipedrive: pipedriveConnection.id })) {
