@@ -65,6 +65,9 @@ describe('the daily CRM budget', () => {
       // crm-sync status says so too.
       const report = (await statusReport(stack.deps, stack.queues.inbound, client.accountId)).find((s) => s.connectionId === id)!;
       expect(report.budget).toMatchObject({ state: 'spent', limit: 400, dailyLimit: 400 });
+      // One figure everywhere: status counts what the CRM counted, as the API view does.
+      expect(report.budget.usedToday).toBe(listed.budget.used);
+      expect(listed.budgetUsedToday).toBe(listed.budget.used);
       expect(statusTable([report])).toContain(`active, budget spent until ${nextMidnight()}`);
 
       // /metrics: the CRM's limit, what remains, and the spent flag.

@@ -33,7 +33,8 @@ export async function connectionHealth(deps: HealthDeps, options: { accountId?: 
       // A connection whose stored settings this version cannot read is still reported, on the defaults.
       const settings = connectionSettingsSchema.safeParse(c.settings).data ?? connectionSettingsSchema.parse({});
       const { view, spentByUs } = await budgetFigures(deps, { id: c.connectionId, provider: c.provider, settings });
-      return { ...c, budget: { usedToday: spentByUs ?? 0, dailyLimit: view.limit ?? rateLimitsFor(c.provider, settings).daily, ...view }, usage: usage.get(c.connectionId)! };
+      // The CRM's own count once its headers gave one (what its limit is measured against), else ours.
+      return { ...c, budget: { usedToday: view.used ?? spentByUs ?? 0, dailyLimit: view.limit ?? rateLimitsFor(c.provider, settings).daily, ...view }, usage: usage.get(c.connectionId)! };
     }),
   );
 }

@@ -51,7 +51,8 @@ export function connectionRoutes(app: FastifyInstance, deps: SetupDeps, reconcil
     const settings = connectionSettingsSchema.parse(view.settings);
     // One bounded read: a Redis that does not answer makes the budget `unknown`, not the request hang.
     const { view: budget, spentByUs } = await budgetFigures(deps, { id: view.id, provider: view.provider, settings });
-    const budgetUsedToday = spentByUs ?? 0;
+    // The same figure as budget.used (the CRM's count once its headers gave one), kept for older clients.
+    const budgetUsedToday = budget.used ?? spentByUs ?? 0;
     const withWarning = withWarnings(view);
     if (budget.state === 'spent') withWarning.warnings.push(budgetSpentWarning(view.provider, budget));
     return { ...withWarning, budgetUsedToday, budget };
