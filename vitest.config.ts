@@ -21,6 +21,8 @@ export default defineConfig({
     // lets a connection go after 2 idle seconds.
     env: { PGIDLE_TIMEOUT: '2' },
     sequence: { sequencer: LongestFirst },
+    // Children a test started and could not stop (it timed out first) are killed when the run ends.
+    globalSetup: ['test/support/reap-children.ts'],
     projects: [
       {
         // Pure tests: no PostgreSQL, no Redis (`npm run test:unit` runs them without either).

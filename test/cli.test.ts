@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnReaped } from './support/children.ts';
 import { dropDatabase } from './support/database.ts';
 
 const run = promisify(execFile);
@@ -128,7 +129,7 @@ describe('crm-sync CLI', () => {
 
   it('serve migrates, answers HTTP with the OpenAPI document at /docs, and exits 0 on SIGTERM', async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawn(process.execPath, [cli, 'serve'], {
+    const child = spawnReaped(process.execPath, [cli, 'serve'], {
       env: { ...process.env, DATABASE_URL: databaseUrl.toString(), PORT: String(port), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -151,7 +152,7 @@ describe('crm-sync CLI', () => {
   });
 
   it('sandbox prints one JSON line per sandbox with a working base URL and token, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [cli, 'sandbox', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnReaped(process.execPath, [cli, 'sandbox', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     while (output.split('\n').length < 3) {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoDatabaseUrl } from '../src/demo/database.ts';
 import { dropDatabase } from './support/database.ts';
+import { spawnReaped } from './support/children.ts';
 
 // The end state the demo prints, as the store and each sandbox hold it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,7 +18,7 @@ const demoUrl = demoDatabaseUrl(configured.toString());
 afterAll(() => dropDatabase(demoUrl));
 
 function runDemo(args = ['--exit'], onOutput?: (out: string, stop: () => void) => void): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [cli, 'demo', ...args, '--port', '0'], {
+  const child = spawnReaped(process.execPath, [cli, 'demo', ...args, '--port', '0'], {
     env: { ...process.env, DATABASE_URL: configured.toString(), LOG_LEVEL: 'error' },
   });
   let out = '';

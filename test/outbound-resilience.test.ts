@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
@@ -8,6 +8,7 @@ import { closeQueues, createQueues } from '../src/jobs/queues.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { eventually, freePort, SANDBOX_HOSTS, SANDBOX_HOSTS_ENV, startSandboxes } from './support/sync.ts';
+import { spawnReaped } from './support/children.ts';
 
 // Bodies read back from the sandboxes' control API.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,7 +33,7 @@ const workers: ChildProcess[] = [];
 let seed = 4100;
 
 function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, [cli, 'work', '--no-migrate'], {
+  const child = spawnReaped(process.execPath, [cli, 'work', '--no-migrate'], {
     env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, ENCRYPTION_KEY: key.toString('hex'), ...SANDBOX_HOSTS_ENV, LOG_LEVEL: 'error', OUTBOUND_LEASE_SECONDS: '2', SWEEP_SECONDS: '1' },
     stdio: 'ignore',
   });
@@ -42,7 +43,7 @@ function startWorker(): ChildProcess {
 
 beforeAll(async () => {
   const port = await freePort();
-  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  redisServer = spawnReaped('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   redisUrl = `redis://127.0.0.1:${port}`;
   redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {}); // refused until redis-server is up; the ping below waits for it

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { enqueueFlush, OUTBOUND_QUEUE } from '../src/jobs/queues.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { testRedis } from './support/redis.ts';
 import { eventually } from './support/sync.ts';
+import { spawnReaped } from './support/children.ts';
 
 const run = promisify(execFile);
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
@@ -24,7 +25,7 @@ const queues: Queue[] = [];
 
 /** `crm-sync work` of an install with its own QUEUE_PREFIX, on the shared Redis. */
 async function install(prefix: string) {
-  const child = spawn(process.execPath, [cli, 'work', '--no-migrate'], {
+  const child = spawnReaped(process.execPath, [cli, 'work', '--no-migrate'], {
     env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: shared.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

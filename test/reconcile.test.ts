@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backfillConnection, reconcileConnection } from '../src/orchestration/reconcile.ts';
 import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { connectBoth } from './support/connect.ts';
 import { eventually, SANDBOX_HOSTS_ENV, startListeningStack, startSandboxes, type SyncStack } from './support/sync.ts';
+import { spawnReaped } from './support/children.ts';
 
 // Bodies read back from the API and the sandboxes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -253,7 +253,7 @@ describe('backfill', () => {
   it('runs from the CLI with a progress bar and a summary line', async () => {
     // A deal in Pipedrive that is ours already: the backfill sees it and creates nothing.
     await syncedOpportunity('Backfilled from the CLI');
-    const child = spawn(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', pipedriveId], {
+    const child = spawnReaped(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', pipedriveId], {
       env: { ...process.env, DATABASE_URL: stack.database.url, ENCRYPTION_KEY: stack.deps.keyring.current.toString('hex'), ...SANDBOX_HOSTS_ENV, LOG_LEVEL: 'error' },
     });
     let out = '';
@@ -269,7 +269,7 @@ describe('backfill', () => {
   });
 
   it('refuses a connection id that is not one, naming it', async () => {
-    const child = spawn(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', 'nope'], { env: { ...process.env, DATABASE_URL: stack.database.url } });
+    const child = spawnReaped(process.execPath, [new URL('../src/cli.ts', import.meta.url).pathname, 'backfill', 'nope'], { env: { ...process.env, DATABASE_URL: stack.database.url } });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk));
     expect(await new Promise((resolve) => child.on('close', resolve))).toBe(2);

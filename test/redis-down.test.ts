@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +13,7 @@ import { newAccount, type Client, type TestApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { privateRedis, type PrivateRedis } from './support/private-redis.ts';
 import { eventually, freePort, SANDBOX_HOSTS } from './support/sync.ts';
+import { spawnReaped } from './support/children.ts';
 
 // Bodies the API answers, and the log's lines.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -140,7 +140,7 @@ describe('crm-sync start with Redis down', () => {
   it('listens, says not ready on /readyz, logs reconnects as JSON lines only, and is ready once Redis comes up', async () => {
     const redisLater = await privateRedis();
     const port = await freePort();
-    const child = spawn(process.execPath, [cli, 'start', '--no-migrate'], {
+    const child = spawnReaped(process.execPath, [cli, 'start', '--no-migrate'], {
       env: { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisLater.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

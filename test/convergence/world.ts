@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -10,6 +10,7 @@ import { closeQueues, createQueues, INBOUND_QUEUE, OUTBOUND_QUEUE, RECONCILE_QUE
 import { newAccount, type Client, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { freePort, SANDBOX_HOSTS, SANDBOX_HOSTS_ENV } from '../support/sync.ts';
+import { spawnReaped } from '../support/children.ts';
 
 /**
  * The machinery every seed shares: one database, a Redis server of our own (the workers' queue
@@ -119,7 +120,7 @@ class WorkerChild {
   static async standby(env: NodeJS.ProcessEnv, redisPort: number): Promise<WorkerChild> {
     const gate = new RedisGate(redisPort);
     const port = await gate.ready;
-    const child = spawn(process.execPath, [cli, 'work', '--no-migrate'], { env: { ...env, REDIS_URL: `redis://127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnReaped(process.execPath, [cli, 'work', '--no-migrate'], { env: { ...env, REDIS_URL: `redis://127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new WorkerChild(child, gate);
   }
 
@@ -213,7 +214,7 @@ export interface World {
 
 export async function startWorld(): Promise<World> {
   const redisPort = await freePort();
-  const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redisServer = spawnReaped('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {}); // refused until redis-server is up; the ping below waits for it

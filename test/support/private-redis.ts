@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { freePort } from './sync.ts';
+import { spawnReaped } from './children.ts';
 
 /**
  * A redis-server of the test's own on a free loopback port, with no persistence: the test can take
@@ -14,7 +15,7 @@ export async function privateRedis() {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnReaped('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
       server = child;
       let output = '';
       await new Promise<void>((resolve, reject) => {
