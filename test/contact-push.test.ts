@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectedAccount, settled, type ConnectedAccount, type Json } from './support/people.ts';
-import { eventually, startListeningStack, type SyncStack } from './support/sync.ts';
+import { describe, expect, it } from 'vitest';
+import { settled, type Json, stackWithAccounts, type ConnectedAccount } from './support/people.ts';
+import { eventually } from './support/sync.ts';
 
 /**
  * A push sends the primary contact only when it changed (issue 11): finding a contact costs a
@@ -8,20 +8,7 @@ import { eventually, startListeningStack, type SyncStack } from './support/sync.
  * amount edit must not pay for one. Counted with the sandboxes' request counters (`/_sandbox/requests`).
  */
 
-let stack: SyncStack;
-let account: ConnectedAccount | undefined;
-let seed = 11_600;
-
-beforeAll(async () => {
-  stack = await startListeningStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-afterEach(async () => {
-  await account?.close();
-  account = undefined;
-});
+const world = stackWithAccounts(11_600);
 
 const requests = async (baseUrl: string): Promise<Record<string, number>> => ((await (await fetch(`${baseUrl}/_sandbox/requests`)).json()) as Json).requests;
 
@@ -42,14 +29,13 @@ async function bothCounters(a: ConnectedAccount) {
 
 describe('the primary contact on pushes', () => {
   it('is looked up once when the deal is created and when it changes, never for an edit of another field', { timeout: 120_000 }, async () => {
-    account = await connectedAccount(stack, seed++, 'Contact pushes');
-    const a = account;
+    const a = await world.account('Contact pushes');
     const carla = (await a.client.request('POST', '/v1/contacts', { name: 'Carla Contact', email: 'carla@example.com' })).json();
     const start = await bothCounters(a);
     const id: string = (await a.client.request('POST', '/v1/opportunities', { title: 'With a contact', amount: '100.00', currency: 'EUR', contactId: carla.id })).json().id;
     await eventually(() => a.hubspotDealOf(id), 'the deal reaches HubSpot');
     await eventually(() => a.pipedriveDealOf(id), 'the deal reaches Pipedrive');
-    await settled(stack, a);
+    await settled(world.stack, a);
     const created = await bothCounters(a);
     // The create looks the contact up and, not finding it, creates it and associates it.
     expect(contactCalls(start.hubspot, created.hubspot)).toMatchObject({ 'POST /crm/v3/objects/contacts/search': 1, 'POST /crm/v3/objects/contacts': 1 });
@@ -58,7 +44,7 @@ describe('the primary contact on pushes', () => {
     for (const amount of ['200.00', '300.00', '400.00']) {
       expect((await a.client.request('PATCH', `/v1/opportunities/${id}`, { amount })).statusCode).toBe(200);
       await eventually(async () => (await a.hubspotDealOf(id))?.properties.amount === amount && (await a.pipedriveDealOf(id))?.value === Number(amount), `both CRMs hold ${amount}`, 20_000);
-      await settled(stack, a);
+      await settled(world.stack, a);
     }
     const edited = await bothCounters(a);
     expect({ hubspot: contactCalls(created.hubspot, edited.hubspot), pipedrive: contactCalls(created.pipedrive, edited.pipedrive) }).toEqual({ hubspot: {}, pipedrive: {} });
@@ -69,7 +55,7 @@ describe('the primary contact on pushes', () => {
     const dora = (await a.client.request('POST', '/v1/contacts', { name: 'Dora Contact', email: 'dora@example.com' })).json();
     expect((await a.client.request('PATCH', `/v1/opportunities/${id}`, { contactId: dora.id })).statusCode).toBe(200);
     await eventually(async () => (await a.client.request('GET', `/v1/contacts/${dora.id}`)).json().opportunityCount === 1, 'Dora is the primary contact');
-    await settled(stack, a);
+    await settled(world.stack, a);
     const changed = await bothCounters(a);
     const hubspotCalls = contactCalls(edited.hubspot, changed.hubspot);
     const pipedriveCalls = contactCalls(edited.pipedrive, changed.pipedrive);

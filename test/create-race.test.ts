@@ -1,26 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asPerson, connectedAccount, faults, sandboxState, settled, type ConnectedAccount, type Json } from './support/people.ts';
-import { eventually, startListeningStack, type SyncStack } from './support/sync.ts';
+import { describe, expect, it } from 'vitest';
+import { asPerson, faults, sandboxState, settled, type Json, stackWithAccounts, type ConnectedAccount } from './support/people.ts';
+import { eventually } from './support/sync.ts';
 
 /**
  * A person edits a deal in the CRM while the flush that creates it there is still running (issue
  * 11): the edit must be taken by webhooks alone, and reach the other CRM, not be overwritten.
  */
 
-let stack: SyncStack;
-let account: ConnectedAccount | undefined;
-let seed = 11_300;
-
-beforeAll(async () => {
-  stack = await startListeningStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-afterEach(async () => {
-  await account?.close();
-  account = undefined;
-});
+const world = stackWithAccounts(11_300);
 
 const BATCH = 12;
 
@@ -47,8 +34,7 @@ async function oneBatch(a: ConnectedAccount, count: number): Promise<string[]> {
 
 describe('an edit in the CRM during the flush that creates the deal', () => {
   it('is taken by webhooks alone and reaches the other CRM: slow Pipedrive, a batch of 12, each deal edited as it appears', { timeout: 180_000 }, async () => {
-    account = await connectedAccount(stack, seed++, 'Create race');
-    const a = account;
+    const a = await world.account('Create race');
     await faults(a.sandboxes.pipedrive.baseUrl, { latencyMs: 1500 });
     const ids = await oneBatch(a, BATCH);
 
@@ -70,15 +56,14 @@ describe('an edit in the CRM during the flush that creates the deal', () => {
       120_000,
     );
     const expected = ids.map((id) => edited.get(id)!);
-    await settled(stack, a);
+    await settled(world.stack, a);
     const seen = await titles(a, ids);
     expect(await a.reconciled()).toBe(false);
     expect(seen).toEqual(expected.map((title) => ({ canonical: title, hubspot: title, pipedrive: title })));
   });
 
   it('is merged against what the create sent when the flush fails after the CRM took the create: not overwritten by the retry, no second deal', { timeout: 180_000 }, async () => {
-    account = await connectedAccount(stack, seed++, 'Create race, failed flush');
-    const a = account;
+    const a = await world.account('Create race, failed flush');
     const pipedrive = a.sandboxes.pipedrive.baseUrl;
     await faults(pipedrive, { latencyMs: 1500 });
     const ids = await oneBatch(a, 3);
@@ -92,12 +77,12 @@ describe('an edit in the CRM during the flush that creates the deal', () => {
     const expected = ids.map((id) => (id === firstId ? 'Edited while the flush was failing' : `Deal ${ids.indexOf(id) + 1}`));
 
     await eventually(async () => (await titles(a, ids)).every((t) => t.pipedrive && t.hubspot), 'every deal reaches both CRMs', 120_000);
-    await settled(stack, a);
+    await settled(world.stack, a);
     expect(await a.reconciled()).toBe(false);
     expect(await titles(a, ids)).toEqual(expected.map((title) => ({ canonical: title, hubspot: title, pipedrive: title })));
     const carrying = (await sandboxState(pipedrive)).deals.filter((d: Json) => ids.includes(d.custom_fields[a.pipedriveKey]));
     expect(carrying).toHaveLength(3);
-    const [adopted] = await stack.database.sql`SELECT detail FROM sync_events WHERE opportunity_id = ${firstId} AND connection_id = ${a.connections.pipedrive.id} AND kind = 'link_adopted'`;
+    const [adopted] = await world.stack.database.sql`SELECT detail FROM sync_events WHERE opportunity_id = ${firstId} AND connection_id = ${a.connections.pipedrive.id} AND kind = 'link_adopted'`;
     expect(adopted?.detail.base).toBe('what our interrupted create sent');
   });
 });

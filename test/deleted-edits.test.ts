@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asPerson, connectedAccount, sandboxState, settled, type ConnectedAccount, type Json } from './support/people.ts';
-import { eventually, startListeningStack, type SyncStack } from './support/sync.ts';
+import { describe, expect, it } from 'vitest';
+import { asPerson, sandboxState, settled, type Json, stackWithAccounts, type ConnectedAccount } from './support/people.ts';
+import { eventually } from './support/sync.ts';
 
 /**
  * Under the default `unlink` delete policy, deleting an opportunity (or the contact it has as its
@@ -9,27 +9,14 @@ import { eventually, startListeningStack, type SyncStack } from './support/sync.
  * the deleted opportunity's timeline, which the sync view keeps, as `ignored`, naming the edit.
  */
 
-let stack: SyncStack;
-let account: ConnectedAccount | undefined;
-let seed = 11_500;
-
-beforeAll(async () => {
-  stack = await startListeningStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-afterEach(async () => {
-  await account?.close();
-  account = undefined;
-});
+const world = stackWithAccounts(11_500);
 
 /** An opportunity once it is in both CRMs and everything has settled; its deals there. */
 async function inBothCrms(a: ConnectedAccount, body: Json) {
   const id: string = (await a.client.request('POST', '/v1/opportunities', body)).json().id;
   const hubspot = await eventually(() => a.hubspotDealOf(id), 'the deal reaches HubSpot');
   const pipedrive = await eventually(() => a.pipedriveDealOf(id), 'the deal reaches Pipedrive');
-  await settled(stack, a);
+  await settled(world.stack, a);
   return { id, hubspot, pipedrive };
 }
 
@@ -49,7 +36,7 @@ async function editsAreRecordedNotSynced(a: ConnectedAccount, deleted: { id: str
     const entries = await ignored(a, deleted.id);
     return entries.length >= 2 ? entries : undefined;
   }, 'both edits are on the deleted opportunity’s timeline', 30_000);
-  await settled(stack, a);
+  await settled(world.stack, a);
 
   const byConnection = (connectionId: string) => seen.filter((e) => e.connectionId === connectionId);
   expect(byConnection(a.connections.hubspot.id)).toEqual([
@@ -74,11 +61,10 @@ async function editsAreRecordedNotSynced(a: ConnectedAccount, deleted: { id: str
 
 describe('a CRM edit of a deal whose opportunity was deleted (unlink policy)', () => {
   it('is recorded on the deleted opportunity’s timeline and not synced: the opportunity deleted through the API', { timeout: 120_000 }, async () => {
-    account = await connectedAccount(stack, seed++, 'Deleted opportunity edited');
-    const a = account;
+    const a = await world.account('Deleted opportunity edited');
     const deleted = await inBothCrms(a, { title: 'Deleted canonically', amount: '100.00', currency: 'EUR' });
     expect((await a.client.request('DELETE', `/v1/opportunities/${deleted.id}`)).statusCode).toBe(204);
-    await settled(stack, a);
+    await settled(world.stack, a);
     // Unlink: the deals stay live in both CRMs.
     expect((await a.hubspotDealOf(deleted.id))?.archived).toBe(false);
     expect((await a.pipedriveDealOf(deleted.id))?.is_deleted).toBe(false);
@@ -86,13 +72,12 @@ describe('a CRM edit of a deal whose opportunity was deleted (unlink policy)', (
   });
 
   it('is recorded on the deleted opportunity’s timeline and not synced: its primary contact deleted through the API', { timeout: 120_000 }, async () => {
-    account = await connectedAccount(stack, seed++, 'Deleted contact, edited deal');
-    const a = account;
+    const a = await world.account('Deleted contact, edited deal');
     const contact = (await a.client.request('POST', '/v1/contacts', { name: 'Carla Contact', email: 'carla@example.com' })).json();
     const deleted = await inBothCrms(a, { title: 'Carla’s deal', amount: '100.00', currency: 'EUR', contactId: contact.id });
     expect((await a.client.request('DELETE', `/v1/contacts/${contact.id}`)).statusCode).toBe(204);
     await eventually(async () => (await a.client.request('GET', `/v1/opportunities/${deleted.id}`)).statusCode === 404, 'the contact’s opportunity is deleted with it');
-    await settled(stack, a);
+    await settled(world.stack, a);
     expect((await a.hubspotDealOf(deleted.id))?.archived).toBe(false);
     expect((await a.pipedriveDealOf(deleted.id))?.is_deleted).toBe(false);
     await editsAreRecordedNotSynced(a, deleted);

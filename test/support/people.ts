@@ -1,6 +1,7 @@
 import { newAccount, type Client, type TestApi } from './api.ts';
 import { connectBoth } from './connect.ts';
-import { eventually, startSandboxes, type SyncStack } from './sync.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { eventually, startListeningStack, startSandboxes, type SyncStack } from './sync.ts';
 
 // Bodies read back from the API and the sandboxes' control API.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -83,4 +84,31 @@ export async function settled(stack: SyncStack, account: ConnectedAccount) {
     streak = quiet ? streak + 1 : 0;
     return streak >= 5;
   }, 'the account is quiet', 90_000);
+}
+
+/**
+ * For a file whose tests each need an account with both CRMs: one listening stack for the file,
+ * and `account()` a new connected account (seeds from `firstSeed`) that is closed after its test.
+ */
+export function stackWithAccounts(firstSeed: number) {
+  let seed = firstSeed;
+  let open: ConnectedAccount | undefined;
+  const world = {
+    stack: undefined as unknown as SyncStack,
+    async account(name: string, settings?: { hubspot?: Json; pipedrive?: Json }) {
+      open = await connectedAccount(world.stack, seed++, name, settings);
+      return open;
+    },
+  };
+  beforeAll(async () => {
+    world.stack = await startListeningStack();
+  });
+  afterAll(async () => {
+    await world.stack.close();
+  });
+  afterEach(async () => {
+    await open?.close();
+    open = undefined;
+  });
+  return world;
 }
