@@ -127,15 +127,24 @@ export function oauthApps(cfg: Config) {
   return { hubspot: app(cfg.HUBSPOT_CLIENT_ID, cfg.HUBSPOT_CLIENT_SECRET), pipedrive: app(cfg.PIPEDRIVE_CLIENT_ID, cfg.PIPEDRIVE_CLIENT_SECRET) };
 }
 
-/**
- * The CRM app whose webhook subscriptions `crm-sync webhook-subscriptions --register` manages: its id
- * and developer API key, or an error naming each variable that is missing.
- */
-export function developerApp(cfg: Config, provider: string): { appId: string; developerKey: string } {
-  if (provider !== 'hubspot') throw new ConfigError(`${provider} has no developer app whose webhook subscriptions crm-sync registers`);
+/** HubSpot's developer app: its id and developer API key, or an error naming each variable missing. */
+function hubspotDeveloperApp(cfg: Config): { appId: string; developerKey: string } {
   const missing = [cfg.HUBSPOT_APP_ID ? undefined : 'HUBSPOT_APP_ID', cfg.HUBSPOT_DEVELOPER_API_KEY ? undefined : 'HUBSPOT_DEVELOPER_API_KEY'].filter((name) => name !== undefined);
   if (missing.length > 0) {
     throw new ConfigError(`invalid environment: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required to register HubSpot webhook subscriptions (the app's id and its developer API key, from the HubSpot developer account that owns the app)`);
   }
   return { appId: String(cfg.HUBSPOT_APP_ID), developerKey: cfg.HUBSPOT_DEVELOPER_API_KEY! };
+}
+
+/** The CRMs with a developer app whose subscriptions crm-sync manages, and how each is configured. */
+const developerApps: Record<string, (cfg: Config) => { appId: string; developerKey: string }> = { hubspot: hubspotDeveloperApp };
+
+/**
+ * The CRM app whose webhook subscriptions `crm-sync webhook-subscriptions --register` manages: its id
+ * and developer API key, or an error naming each variable that is missing.
+ */
+export function developerApp(cfg: Config, provider: string): { appId: string; developerKey: string } {
+  const app = developerApps[provider];
+  if (!app) throw new ConfigError(`${provider} has no developer app whose webhook subscriptions crm-sync registers`);
+  return app(cfg);
 }
