@@ -318,26 +318,20 @@ function statusArgs(args: string[]) {
 
 /** Reads Postgres and Redis only, so it works while the service is down; Redis must answer, not be waited for. */
 async function status(options: { json: boolean; account?: string }) {
-  const [{ Redis }, { closeQueues, createQueues }, { statusReport, statusTable }] = await Promise.all([
-    import('ioredis'),
-    import('./jobs/queues.ts'),
-    import('./status.ts'),
-  ]);
+  const [{ Redis }, { statusReport, statusTable }] = await Promise.all([import('ioredis'), import('./status.ts')]);
   const cfg = config();
   const redis = new Redis(cfg.REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => {}); // reported below, once
   await redis.connect().catch((error: Error) => {
     throw new ConfigError(`Redis at REDIS_URL is unreachable: ${error.message}`);
   });
-  const queues = createQueues(redis, cfg.QUEUE_PREFIX);
   try {
-    const report = await withDatabase((db) => statusReport({ db, redis, prefix: cfg.QUEUE_PREFIX }, queues.inbound, options.account)).catch((error: Error) => {
+    const report = await withDatabase((db) => statusReport({ db, redis, prefix: cfg.QUEUE_PREFIX }, options.account)).catch((error: Error) => {
       // Drizzle wraps the driver's error in one that quotes the whole query: the cause is what helps.
       throw new ConfigError(`cannot read the database at DATABASE_URL: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
     console.log(options.json ? JSON.stringify(report, null, 2) : statusTable(report));
   } finally {
-    await closeQueues(queues);
     await redis.quit();
   }
 }

@@ -1,6 +1,5 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectionHealth, inboundWaitingSince, type ConnectionHealth } from './orchestration/connection-health.ts';
+import { connectionHealth, type ConnectionHealth } from './orchestration/connection-health.ts';
 import type { Database } from './model/store/db.ts';
 
 /** One connection as `crm-sync status` reports it; `--json` prints these as they are. */
@@ -14,8 +13,11 @@ export interface ConnectionStatus {
   /** Records the connection cannot sync fully (GET /v1/connections/{id}/problems lists them). */
   recordsWithProblems: number;
   outboundLagSeconds: number | null;
-  /** Age of the oldest inbound delivery still waiting; null when none waits. */
+  /** Age of the oldest received webhook not applied yet; null when none waits. */
   inboundLagSeconds: number | null;
+  /** Received webhook events not applied yet, and deliveries set aside after their retries ran out. */
+  inboundWaiting: number;
+  inboundFailed: number;
   lastPulledAt: string | null;
   lastError: unknown;
   budget: ConnectionHealth['budget'];
@@ -26,7 +28,7 @@ export interface ConnectionStatus {
 
 const secondsSince = (at: Date | null | undefined, now: number) => (at ? Math.max(0, Math.round((now - at.getTime()) / 1000)) : null);
 
-function toStatus(c: ConnectionHealth, waitingSince: Date | undefined, now: number): ConnectionStatus {
+function toStatus(c: ConnectionHealth, now: number): ConnectionStatus {
   return {
     accountId: c.accountId,
     accountName: c.accountName,
@@ -36,7 +38,9 @@ function toStatus(c: ConnectionHealth, waitingSince: Date | undefined, now: numb
     pendingOutbound: c.pendingOutbound,
     recordsWithProblems: c.recordsWithProblems,
     outboundLagSeconds: secondsSince(c.oldestDirtyAt, now),
-    inboundLagSeconds: secondsSince(waitingSince, now),
+    inboundLagSeconds: secondsSince(c.inbox?.oldestAt, now),
+    inboundWaiting: c.inbox?.events ?? 0,
+    inboundFailed: c.inbox?.failed ?? 0,
     lastPulledAt: c.lastPulledAt?.toISOString() ?? null,
     lastError: c.lastError,
     budget: c.budget,
@@ -46,11 +50,10 @@ function toStatus(c: ConnectionHealth, waitingSince: Date | undefined, now: numb
   };
 }
 
-export async function statusReport(deps: { db: Database; redis: Redis; prefix: string }, inbound: Queue, accountId?: string): Promise<ConnectionStatus[]> {
+export async function statusReport(deps: { db: Database; redis: Redis; prefix: string }, accountId?: string): Promise<ConnectionStatus[]> {
   const health = await connectionHealth(deps, { accountId, withLastPull: true });
-  const waiting = await inboundWaitingSince(inbound);
   const now = Date.now();
-  return health.map((c) => toStatus(c, waiting.get(c.connectionId), now));
+  return health.map((c) => toStatus(c, now));
 }
 
 /** 42s, 7m, 3h, 2d: enough to tell fine from stuck. */
@@ -73,7 +76,9 @@ function errorText(error: unknown): string {
 
 function cells(s: ConnectionStatus, now: number): string[] {
   const outbound = s.outboundLagSeconds === null ? String(s.pendingOutbound) : `${number(s.pendingOutbound)} (oldest ${duration(s.outboundLagSeconds)})`;
-  const inbound = s.inboundLagSeconds !== null ? `waiting ${duration(s.inboundLagSeconds)}` : s.lastPulledAt ? `idle, pulled ${ago(s.lastPulledAt, now)}` : 'idle';
+  const failed = s.inboundFailed ? `, ${number(s.inboundFailed)} failed` : '';
+  const waiting = s.inboundLagSeconds !== null ? `${number(s.inboundWaiting)} waiting (oldest ${duration(s.inboundLagSeconds)})${failed}` : undefined;
+  const inbound = waiting ?? (s.lastPulledAt ? `idle, pulled ${ago(s.lastPulledAt, now)}` : 'idle');
   const share = s.budget.dailyLimit ? ` (${((100 * s.budget.usedToday) / s.budget.dailyLimit).toFixed(1)}%)` : '';
   const reconcile = s.lastReconcile ? `${ago(s.lastReconcile.finishedAt, now)}${s.lastReconcile.stopped ? ` (${s.lastReconcile.stopped})` : ''}` : 'never';
   // Active with records it cannot sync is not healthy: the count stands beside the state.

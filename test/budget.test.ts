@@ -63,7 +63,7 @@ describe('the daily CRM budget', () => {
       expect(listed.budget.state).toBe('spent');
 
       // crm-sync status says so too.
-      const report = (await statusReport(stack.deps, stack.queues.inbound, client.accountId)).find((s) => s.connectionId === id)!;
+      const report = (await statusReport(stack.deps, client.accountId)).find((s) => s.connectionId === id)!;
       expect(report.budget).toMatchObject({ state: 'spent', limit: 400, dailyLimit: 400 });
       // One figure everywhere: status counts what the CRM counted, as the API view does.
       expect(report.budget.usedToday).toBe(listed.budget.used);

@@ -221,7 +221,7 @@ describe('records with problems', () => {
     expect((await app.inject({ method: 'GET', url: `/admin/api/connections/${otherAccount}/problems`, headers: admin })).statusCode).toBe(404);
 
     // crm-sync status: active, but not fully healthy.
-    const [status] = await statusReport(stack.deps, stack.queues.inbound, client.accountId);
+    const [status] = await statusReport(stack.deps, client.accountId);
     expect(status).toMatchObject({ state: 'active', recordsWithProblems: 1 });
     const [heading, row] = statusTable([status!]).split('\n');
     expect(heading).toMatch(/STATE\s+PROBLEMS\s+PENDING OUT/);
@@ -236,7 +236,7 @@ describe('records with problems', () => {
     expect((await dealOf(id)).properties.dealstage).toBe('presentationscheduled');
     expect((await current())).toMatchObject({ recordsWithProblems: 0, warnings: [] });
     expect(await problemGauge()).toBe(0);
-    expect(statusTable(await statusReport(stack.deps, stack.queues.inbound, client.accountId)).split('\n')[1]).toMatch(/active\s+-\s+/);
+    expect(statusTable(await statusReport(stack.deps, client.accountId)).split('\n')[1]).toMatch(/active\s+-\s+/);
   });
 });
 

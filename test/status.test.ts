@@ -45,7 +45,9 @@ beforeAll(async () => {
   await stack.database.sql`UPDATE connections SET last_error = ${stack.database.sql.json({ code: 'server', message: 'Pipedrive answered 502', at: new Date().toISOString() })} WHERE id = ${pipedrive.id}`;
   const lastPass = { finishedAt: new Date(Date.now() - 240_000).toISOString(), seen: 40, drift: 2 };
   await stack.database.sql`UPDATE connections SET reconcile_cursor = reconcile_cursor || ${stack.database.sql.json({ lastPass })} WHERE id = ${hubspot.id}`;
-  await stack.queues.inbound.add('delivery', { connectionId: hubspot.id, provider: 'hubspot', receivedAt: Date.now() - 120_000, events: [{}] }, { delay: 600_000 });
+  // A webhook received two minutes ago whose round failed: it waits in the inbox for its retry.
+  await stack.database.sql`INSERT INTO inbox (connection_id, received_at, events, event_count, claimed_until, attempts)
+                           VALUES (${hubspot.id}, now() - interval '2 minutes', '[{}]', 1, now() + interval '10 minutes', 1)`;
 });
 afterAll(async () => {
   await stack.close();
@@ -56,13 +58,14 @@ describe('crm-sync status', () => {
   let report: ConnectionStatus[];
 
   beforeAll(async () => {
-    report = await statusReport(stack.deps, stack.queues.inbound);
+    report = await statusReport(stack.deps);
   });
 
   it('reports each connection: outbound backlog, inbound lag, budget, reconciliation, last error', () => {
     const byProvider = Object.fromEntries(report.map((s) => [s.provider, s]));
     expect(byProvider.hubspot).toMatchObject({ accountId: client.accountId, accountName: 'Status Ltd', connectionId: hubspot.id, state: 'active', pendingOutbound: 0, recordsWithProblems: 0, outboundLagSeconds: null, lastError: null, lastReconcile: { drift: 2, seen: 40 } });
     expect(byProvider.hubspot!.inboundLagSeconds).toBeGreaterThanOrEqual(120);
+    expect(byProvider.hubspot).toMatchObject({ inboundWaiting: 1, inboundFailed: 0 });
     expect(byProvider.hubspot!.budget.dailyLimit).toBe(250_000);
     expect(byProvider.hubspot!.budget.usedToday).toBeGreaterThan(0);
     expect(byProvider.hubspot!.crmCalls).toBeGreaterThan(0);
@@ -77,7 +80,7 @@ describe('crm-sync status', () => {
     expect(lines[0]).toMatch(/^ACCOUNT\s+PROVIDER\s+CONNECTION\s+STATE\s+PROBLEMS\s+PENDING OUT\s+INBOUND\s+BUDGET TODAY\s+RECONCILED\s+DRIFT\s+LAST ERROR$/);
     const hubspotLine = lines.find((l) => l.includes(hubspot.id))!;
     const pipedriveLine = lines.find((l) => l.includes(pipedrive.id))!;
-    expect(hubspotLine).toMatch(/waiting 2m/);
+    expect(hubspotLine).toMatch(/1 waiting \(oldest 2m\)/);
     expect(hubspotLine).toMatch(/4m ago/);
     expect(hubspotLine).toMatch(/\/ 250,000 \(\d+\.\d%\)/);
     expect(pipedriveLine).toMatch(/paused\s+-\s+1 \(oldest \d+s\)/);

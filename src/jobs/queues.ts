@@ -1,7 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { providers } from '../model/store/schema.ts';
 import { within } from '../model/store/within.ts';
 import { logQueueErrors, REDIS_WAIT_MS, type RedisLogger } from './redis.ts';
 
@@ -11,18 +10,16 @@ export const INBOUND_QUEUE = 'inbound';
 export const RECONCILE_QUEUE = 'reconcile';
 export const EVENTS_QUEUE = 'events';
 
-/** One webhook delivery for one connection, as received (events are parsed and checked by the processor). */
-export const inboundDelivery = z.object({
-  connectionId: z.uuid(),
-  provider: z.enum(providers),
-  receivedAt: z.number(),
-  events: z.array(z.unknown()).min(1),
-});
-export type InboundDelivery = z.infer<typeof inboundDelivery>;
+/** A round of one connection's inbox (the received webhooks are in Postgres, not in the job). */
+export const inboxJob = z.object({ connectionId: z.uuid() });
 
-/** Inbound retries: exponential from 1 s, 10 attempts (about 17 minutes); reconciliation catches the rest. */
-export const inboundJobOptions: JobsOptions = {
-  attempts: 10,
+/**
+ * Inbox rounds retry from Postgres (a failed round gives its rows back with a delay and queues the
+ * next round for then), so these attempts only cover the job itself failing (Postgres
+ * unreachable): exponential from 1 s, 5 attempts; after that the sweeper finds the rows again.
+ */
+export const inboxJobOptions: JobsOptions = {
+  attempts: 5,
   backoff: { type: 'exponential', delay: 1000 },
   removeOnComplete: { count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
@@ -117,10 +114,13 @@ export async function enqueueFlush(queue: Queue, connectionId: string): Promise<
 }
 
 /**
- * Resolves only once Redis has the job: the webhook is acknowledged after this, never before.
- * Rejects within REDIS_WAIT_MS when Redis cannot take it (a Queue that never reached Redis waits
- * for it without end), so the CRM gets its 503 before its own timeout.
+ * One round queued per connection: however many webhooks a busy account receives, it has one job
+ * in the inbound line, so the other accounts' rounds are never queued behind its backlog. The
+ * running round releases the id as it starts (webhooks stored meanwhile get a round after it);
+ * `replace` lets a round wanted now take the place of one delayed until a retry is due. Bounded
+ * by REDIS_WAIT_MS: the rows are safe in Postgres and the sweeper wakes them if this fails.
  */
-export async function enqueueDelivery(queue: Queue, delivery: InboundDelivery): Promise<void> {
-  await within(queue.add('delivery', delivery, inboundJobOptions), REDIS_WAIT_MS, `Redis did not take the delivery within ${REDIS_WAIT_MS} ms`);
+export async function enqueueInboxRound(queue: Queue, connectionId: string, delayMs = 0): Promise<void> {
+  const added = queue.add('inbox', { connectionId }, { ...inboxJobOptions, delay: delayMs, deduplication: { id: `inbox:${connectionId}`, replace: true } });
+  await within(added, REDIS_WAIT_MS, `Redis did not take the inbox round within ${REDIS_WAIT_MS} ms`);
 }

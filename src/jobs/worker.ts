@@ -29,7 +29,7 @@ function scheduleSweep(queues: Queues, everyMs: number, logger: RedisLogger, sto
   const attempt = async (n: number): Promise<boolean> => {
     if (stopped()) return false;
     try {
-      await queues.maintenance.upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep' });
+      await writeSweepSchedule(queues, everyMs);
       return true;
     } catch (error) {
       if (stopped()) return false;
@@ -39,6 +39,23 @@ function scheduleSweep(queues: Queues, everyMs: number, logger: RedisLogger, sto
     }
   };
   return attempt(1);
+}
+
+const writeSweepSchedule = (queues: Queues, everyMs: number) => queues.maintenance.upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep' });
+
+/**
+ * Every worker puts the schedule back when Redis lost it (flushed, or restarted empty): otherwise
+ * no sweep, and so no retry of what Redis lost, would run until some worker restarted. Checked
+ * once per sweep interval; the sweeps themselves then find all pending work in Postgres.
+ */
+function keepSweepScheduled(queues: Queues, everyMs: number, logger: RedisLogger): NodeJS.Timeout {
+  const check = async () => {
+    if (await queues.maintenance.getJobScheduler('sweep')) return;
+    await writeSweepSchedule(queues, everyMs);
+    logger.warn({}, 'sweep schedule was missing from Redis (flushed or restarted empty): restored');
+  };
+  // A Redis that is away is the reconnect logger's to report: this just tries again next time.
+  return setInterval(() => void check().catch(() => {}), everyMs).unref();
 }
 
 /**
@@ -55,14 +72,16 @@ export async function startWorkers(given: SyncDeps, options: { concurrency?: num
   const workerOptions = { connection, prefix: deps.prefix, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } };
   const outbound = new Worker(OUTBOUND_QUEUE, (job, token) => processFlush(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const maintenance = new Worker(MAINTENANCE_QUEUE, () => processSweep(deps, queues), workerOptions);
-  const inboundWorker = new Worker(INBOUND_QUEUE, (job, token) => processInbound(deps, queues, job, token), { ...workerOptions, concurrency: options.concurrency ?? 4 });
+  const inboundWorker = new Worker(INBOUND_QUEUE, (job) => processInbound(deps, queues, job), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const reconcileWorker = new Worker(RECONCILE_QUEUE, (job, token) => processPull(deps, queues, job, token), { ...workerOptions, concurrency: 2 });
   const eventDeps = { db: deps.db, keyring: deps.keyring, retryBaseMs: options.eventRetryBaseMs, eventTargetsAllowed: deps.eventTargetsAllowed };
   const eventsWorker = new Worker(EVENTS_QUEUE, (job) => processEventsJob(eventDeps, queues.events, job), { ...workerOptions, concurrency: options.concurrency ?? 4 });
   const workers = { outbound, maintenance, inbound: inboundWorker, reconcile: reconcileWorker, events: eventsWorker };
   for (const [name, worker] of Object.entries(workers)) logQueueErrors(worker, logger, name);
   let closing = false;
-  const scheduled = scheduleSweep(queues, options.sweepEveryMs ?? SWEEP_EVERY_MS, logger, () => closing);
+  const sweepEveryMs = options.sweepEveryMs ?? SWEEP_EVERY_MS;
+  const scheduled = scheduleSweep(queues, sweepEveryMs, logger, () => closing);
+  const keeper = keepSweepScheduled(queues, sweepEveryMs, logger);
   if (options.readyWithinMs === undefined) await scheduled;
   else await Promise.race([scheduled, new Promise((resolve) => setTimeout(resolve, options.readyWithinMs).unref())]);
   return {
@@ -71,6 +90,7 @@ export async function startWorkers(given: SyncDeps, options: { concurrency?: num
     ready: scheduled.then((written) => (written ? undefined : new Promise<void>(() => {}))),
     async close() {
       closing = true;
+      clearInterval(keeper);
       await Promise.all([outbound.close(), maintenance.close(), inboundWorker.close(), reconcileWorker.close(), eventsWorker.close()]);
       await closeQueues(queues);
       await connection.quit();

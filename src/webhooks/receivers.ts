@@ -1,17 +1,19 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { enqueueDelivery, type InboundDelivery } from '../jobs/queues.ts';
-import { REDIS_RETRY_AFTER_SECONDS } from '../jobs/redis.ts';
+import { enqueueInboxRound } from '../jobs/queues.ts';
 import { connectionByRemoteAccount, connectionForWorker, type ConnectionRow } from '../model/connections/connections.ts';
 import type { Database } from '../model/store/db.ts';
 import type { Provider } from '../model/store/schema.ts';
 import { open, type Keyring } from '../model/store/secrets.ts';
 import { providerModules } from '../providers/index.ts';
 import type { ProviderModule, WebhookLookup, WebhookTarget } from '../providers/types.ts';
+import type { ReceivedDelivery } from '../model/sync-state/inbox.ts';
+import { inboxWriter, type InboxWriter } from './inbox-writer.ts';
 
 export interface WebhookDeps {
   db: Database;
   keyring: Keyring | undefined;
+  /** Wakes the workers for a connection's stored webhooks (at most one round queued per connection). */
   inbound: Queue;
   /** The public address the CRM called: signatures may cover the exact URI. */
   publicUrl: string;
@@ -46,21 +48,23 @@ async function lookupFor(deps: WebhookDeps, provider: Provider, connectionId: st
   };
 }
 
-/**
- * Enqueues every delivery, then answers: 2xx only when Redis has them all, 503 with Retry-After so
- * the CRM retries (within a second when Redis is down: enqueueDelivery's wait is bounded).
- */
-async function enqueueAll(reply: FastifyReply, request: FastifyRequest, queue: Queue, deliveries: InboundDelivery[]) {
+const WAKE_WARN_EVERY_MS = 10_000;
+
+/** Seconds a CRM is asked to wait before retrying a webhook Postgres could not take. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+/** Stores every delivery in the inbox, then answers: 2xx only once Postgres has them all, else 503 with Retry-After so the CRM retries. */
+async function storeAll(reply: FastifyReply, request: FastifyRequest, writer: InboxWriter, deliveries: ReceivedDelivery[]) {
   try {
-    for (const delivery of deliveries) await enqueueDelivery(queue, delivery);
+    if (deliveries.length) await writer.store(deliveries);
   } catch (error) {
-    request.log.error({ err: { message: (error as Error).message } }, 'webhook could not be enqueued');
-    return answer(reply.header('retry-after', String(REDIS_RETRY_AFTER_SECONDS)), 503, 'could not be queued; retry later');
+    request.log.error({ err: { message: (error as Error).message } }, 'webhook could not be stored');
+    return answer(reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS)), 503, 'could not be stored; retry later');
   }
   return reply.code(200).send({ received: deliveries.reduce((n, d) => n + d.events.length, 0) });
 }
 
-async function receive(deps: WebhookDeps, module: ProviderModule, request: FastifyRequest<{ Params: { connectionId?: string } }>, reply: FastifyReply) {
+async function receive(deps: WebhookDeps, writer: InboxWriter, module: ProviderModule, request: FastifyRequest<{ Params: { connectionId?: string } }>, reply: FastifyReply) {
   const lookup = await lookupFor(deps, module.id, request.params.connectionId);
   const rawBody = request.body as Buffer;
   const verdict = await module.webhooks.receive({ method: request.method, uri: deps.publicUrl + request.url, headers: request.headers, rawBody }, lookup);
@@ -72,17 +76,28 @@ async function receive(deps: WebhookDeps, module: ProviderModule, request: Fasti
     request.log.warn({ provider: module.id, refusedEvents: verdict.refusedEvents }, 'webhook events refused');
     deps.onEventsRefused?.(module.id, verdict.refusedEvents.reasonCode, verdict.refusedEvents.count);
   }
-  const receivedAt = Date.now();
-  const deliveries = verdict.deliveries.map((d) => ({ ...d, provider: module.id, receivedAt }));
-  return enqueueAll(reply, request, deps.inbound, deliveries);
+  return storeAll(reply, request, writer, verdict.deliveries);
 }
 
 /**
  * POST /webhooks/<provider> (routed by the CRM account in the events) or
  * /webhooks/<provider>/{connectionId} (one URL per connection), per provider module: verify over
- * the raw bytes, parse, enqueue, answer. A paused connection still accepts: its events wait in the queue for it.
+ * the raw bytes, parse, store in the inbox, answer, wake the workers. A paused connection still
+ * accepts: its events wait in the inbox for it. Redis down delays the wake-up, never the answer:
+ * the sweeper finds stored webhooks nobody woke.
  */
 export async function webhookReceivers(app: FastifyInstance, deps: WebhookDeps) {
+  let warnedAt = 0;
+  const warn = (error: unknown) => {
+    // One line per interval, not one per request, while Redis is away.
+    if (Date.now() - warnedAt < WAKE_WARN_EVERY_MS) return;
+    warnedAt = Date.now();
+    app.log.warn({ error: (error as Error).message }, 'inbox rounds not queued: the sweeper will start them once Redis is back');
+  };
+  const wake = (connectionIds: Set<string>) => {
+    for (const id of connectionIds) enqueueInboxRound(deps.inbound, id).catch(warn);
+  };
+  const writer = inboxWriter(deps.db, wake);
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // Raw bytes, whatever the content type says: signatures are over exactly what was sent.
@@ -92,7 +107,7 @@ export async function webhookReceivers(app: FastifyInstance, deps: WebhookDeps) 
       scope.post(path, {
         // The CRMs time out and retry slow answers (HubSpot after 5 s): how fast we answer is worth watching.
         onResponse: async (_request, reply) => deps.onAcknowledged?.(module.id, reply.statusCode, reply.elapsedTime / 1000),
-        handler: (request: FastifyRequest<{ Params: { connectionId?: string } }>, reply) => receive(deps, module, request, reply),
+        handler: (request: FastifyRequest<{ Params: { connectionId?: string } }>, reply) => receive(deps, writer, module, request, reply),
       });
     }
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { connectionHealth, inboundWaitingSince } from '../../orchestration/connection-health.ts';
+import { connectionHealth } from '../../orchestration/connection-health.ts';
 import { notifyAccount } from '../../jobs/notify.ts';
 import { connectionForWorker } from '../../model/connections/connections.ts';
 import { notFound } from '../../model/store/errors.ts';
@@ -96,8 +96,7 @@ function connectionRoutes(r: ZodApp, deps: AdminDeps) {
     schema: { tags, description: 'Every connection’s health: what `crm-sync status --json` prints.', querystring: z.strictObject(accountQuery) },
   }, async (request) => {
     const health = await connectionHealth(deps, { accountId: request.query.accountId, withLastPull: true });
-    const waiting = await inboundWaitingSince(deps.inbound);
-    return { data: health.map((c) => ({ ...c, settings: undefined, inboundWaitingSince: waiting.get(c.connectionId) ?? null })) };
+    return { data: health.map((c) => ({ ...c, settings: undefined })) };
   });
 
   r.get('/connections/:id/problems', {

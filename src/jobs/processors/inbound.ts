@@ -1,26 +1,23 @@
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { SyncDeps } from '../../orchestration/deps.ts';
-import { processDelivery } from '../../orchestration/inbound.ts';
-import { withCrmErrors } from '../crm-errors.ts';
+import { applyInboxRound } from '../../orchestration/inbox-round.ts';
 import { notifyAccount } from '../notify.ts';
-import { inboundDelivery, type Queues } from '../queues.ts';
+import { enqueueInboxRound, inboxJob, type Queues } from '../queues.ts';
 
-/** How long a delivery for a paused connection waits before it looks again. */
-const PAUSED_RETRY_MS = 30_000;
-
-/** One webhook delivery, merged deal by deal; what it changed goes on to the other CRMs and subscribers. */
-export async function processInbound(deps: SyncDeps, queues: Queues, job: Job, token: string | undefined) {
-  const delivery = inboundDelivery.parse(job.data);
-  return withCrmErrors(deps, job, token, async () => {
-    const outcome = await processDelivery(deps, delivery);
-    if (outcome === 'paused') {
-      // A paused connection keeps its events: they wait in the queue until it is resumed.
-      await job.moveToDelayed(Date.now() + PAUSED_RETRY_MS, token);
-      throw new DelayedError();
-    }
-    if (outcome !== 'gone' && outcome.applied + outcome.created + outcome.deleted > 0) {
-      await notifyAccount(deps.db, queues.outbound, outcome.accountId, queues.events);
-    }
-    return outcome;
-  });
+/**
+ * One round of a connection's received webhooks; what it changed goes on to the other CRMs and
+ * subscribers. While rows remain, the next round queues behind the other connections' rounds.
+ */
+export async function processInbound(deps: SyncDeps, queues: Queues, job: Job) {
+  const { connectionId } = inboxJob.parse(job.data);
+  await job.removeDeduplicationKey();
+  const round = await applyInboxRound(deps, connectionId);
+  if (round.kind === 'applied') {
+    const { applied, created, deleted } = round.outcome;
+    if (applied + created + deleted > 0) await notifyAccount(deps.db, queues.outbound, round.outcome.accountId, queues.events);
+    if (round.more) await enqueueInboxRound(queues.inbound, connectionId);
+  }
+  // The rows wait in Postgres with their error (status shows it); the next round is due then.
+  if (round.kind === 'retry') await enqueueInboxRound(queues.inbound, connectionId, round.retryInMs);
+  return round;
 }

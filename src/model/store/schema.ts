@@ -11,6 +11,7 @@ import {
   foreignKey,
   index,
   integer,
+  json,
   jsonb,
   numeric,
   pgTable,
@@ -345,6 +346,32 @@ export const outbox = pgTable(
     unique('outbox_connection_opportunity_uq').on(t.connectionId, t.opportunityId),
     index('outbox_dirty_since_idx').on(t.dirtySince),
   ],
+);
+
+/**
+ * Received webhooks not yet applied: one row per (request, connection), written before the CRM
+ * gets its 200, deleted once applied (DESIGN.md §1). Workers claim a connection's rows together,
+ * so one deal's many events cost one read; Redis only wakes them, so losing it loses nothing.
+ */
+export const inbox = pgTable(
+  'inbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    connectionId: uuid('connection_id')
+      .notNull()
+      .references(() => connections.id, { onDelete: 'cascade' }),
+    receivedAt: timestamptz('received_at').notNull().defaultNow(),
+    // json, not jsonb: kept as received (cheaper to write on the acknowledgement's path), read once.
+    events: json('events').$type<unknown[]>().notNull(),
+    eventCount: integer('event_count').notNull(),
+    // A worker's lease on the row, or (after a failure) when it may be tried again.
+    claimedUntil: timestamptz('claimed_until'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: jsonb('last_error'),
+    // Set once the retries ran out: kept for admins, no longer claimed; reconciliation covers its deals.
+    failedAt: timestamptz('failed_at'),
+  },
+  (t) => [index('inbox_connection_idx').on(t.connectionId, t.id)],
 );
 
 /** The per-opportunity timeline that admins read. */
