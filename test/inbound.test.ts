@@ -99,7 +99,9 @@ describe('inbound sync', () => {
 
   it('keeps a deal event it cannot read on the connection’s timeline instead of dropping it', async () => {
     const connection = (await client.request('GET', '/v1/connections')).json().data.find((c: Json) => c.provider === 'pipedrive');
-    await stack.queues.inbound.add('delivery', { connectionId: connection.id, provider: 'pipedrive', receivedAt: Date.now(), events: [{ meta: { entity: 'deal', action: 'change', entity_id: 'not-a-deal-id' } }] });
+    // As a receiver stores it; the sweeper wakes the connection's round.
+    const events = [{ meta: { entity: 'deal', action: 'change', entity_id: 'not-a-deal-id' } }];
+    await stack.database.sql`INSERT INTO inbox (connection_id, events, event_count) VALUES (${connection.id}, ${stack.database.sql.json(events)}, 1)`;
     const [kept] = await eventually(
       async () => {
         const rows = await stack.database.sql`SELECT detail FROM sync_events WHERE connection_id = ${connection.id} AND kind = 'unreadable_event'`;

@@ -28,7 +28,8 @@ const pipedriveDealOf = async (id: string) => (await state(sandboxes.pipedrive.b
 const opportunity = async (id: string): Promise<Json> => (await client.request('GET', `/v1/opportunities/${id}`)).json();
 const outboxEmpty = async () => (await stack.database.sql`SELECT count(*)::int AS n FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${client.accountId}`)[0]!.n === 0;
 const webhooksIdle = async (baseUrl: string) => (await state(baseUrl)).webhooks.idle === true;
-const inboundIdle = async () => (await stack.queues.inbound.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 && (await stack.queues.inbound.getActiveCount()) === 0;
+const inboundIdle = async () =>
+  (await stack.database.sql`SELECT count(*)::int AS n FROM inbox`)[0]!.n === 0 && (await stack.queues.inbound.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 && (await stack.queues.inbound.getActiveCount()) === 0;
 
 /** Nothing is on its way anywhere: webhooks delivered, jobs done, the outbox empty. */
 async function quiet() {

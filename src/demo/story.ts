@@ -86,10 +86,10 @@ async function lostWebhookRepaired(world: DemoWorld, t: Timeline, v: Views, pipe
 /** Between chapters: nothing on its way anywhere, so each chapter shows only its own doing. */
 async function settled(world: DemoWorld) {
   for (;;) {
-    const [outbox] = await world.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM outbox`);
+    const [outbox] = await world.database.db.execute<{ n: number }>(sql`SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM inbox WHERE failed_at IS NULL) AS n`);
     const inbound = await world.queues.inbound.getJobCounts('waiting', 'active', 'delayed');
     const idle = (await sandboxControl(world.hubspot.baseUrl).state()).webhooks.idle && (await sandboxControl(world.pipedrive.baseUrl).state()).webhooks.idle;
-    if (outbox!.n === 0 && Object.values(inbound).every((n) => n === 0) && idle) return;
+    if (Number(outbox!.n) === 0 && Object.values(inbound).every((n) => n === 0) && idle) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

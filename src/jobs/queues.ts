@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { providers } from '../model/store/schema.ts';
 import { within } from '../model/store/within.ts';
 import { logQueueErrors, REDIS_WAIT_MS, type RedisLogger } from './redis.ts';
 
@@ -11,7 +12,13 @@ export const RECONCILE_QUEUE = 'reconcile';
 export const EVENTS_QUEUE = 'events';
 
 /** A round of one connection's inbox (the received webhooks are in Postgres, not in the job). */
-export const inboxJob = z.object({ connectionId: z.uuid() });
+export const inboxJob = z.strictObject({ connectionId: z.uuid() });
+
+/**
+ * A delivery queued by a version before the inbox, its events in the job: stored in the inbox
+ * when its job runs, so an upgrade loses none of the webhooks Redis still holds.
+ */
+export const queuedDelivery = z.object({ connectionId: z.uuid(), provider: z.enum(providers), receivedAt: z.number(), events: z.array(z.unknown()).min(1) });
 
 /**
  * Inbox rounds retry from Postgres (a failed round gives its rows back with a delay and queues the

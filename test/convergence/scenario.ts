@@ -197,8 +197,11 @@ class Scenario {
     if (!(await this.tenant.idle())) return 'webhooks on their way';
     const queued = await this.world.queuedWork();
     if (queued) return `jobs queued (${queued})`;
-    const [{ n }] = await this.world.database.sql`SELECT count(*)::int AS n FROM outbox WHERE connection_id IN ${this.world.database.sql(Object.values(this.tenant.connectionIds))}`;
-    return n ? `${n} outbox rows dirty` : '';
+    const ids = this.world.database.sql(Object.values(this.tenant.connectionIds));
+    const [{ n }] = await this.world.database.sql`SELECT count(*)::int AS n FROM outbox WHERE connection_id IN ${ids}`;
+    if (n) return `${n} outbox rows dirty`;
+    const [{ received }] = await this.world.database.sql`SELECT count(*)::int AS received FROM inbox WHERE connection_id IN ${ids} AND failed_at IS NULL`;
+    return received ? `${received} received webhooks not applied yet` : '';
   }
 
   // ---------- running one operation ----------

@@ -33,6 +33,8 @@ export async function startSyncStack(
     eventTargetsAllowed?: SyncDeps['eventTargetsAllowed'];
     crmTimeouts?: SyncDeps['crmTimeouts'];
     adminToken?: string;
+    /** False: no workers, so what the receivers store stays in the inbox for the test to read. */
+    workers?: boolean;
   } = {},
 ) {
   const database: TestDatabase = await createTestDatabase();
@@ -51,7 +53,7 @@ export async function startSyncStack(
   };
   const queues = createQueues(deps.redis, deps.prefix);
   const app: FastifyInstance = await buildServer({ db: database.db, logger: false, sync: { setup: deps, outbound: queues.outbound, inbound: queues.inbound, reconcile: queues.reconcile, events: queues.events }, ...(options.adminToken && { admin: { token: options.adminToken, queues: Object.values(queues) } }) });
-  const workers: Workers = await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });
+  const workers: Workers | undefined = options.workers === false ? undefined : await startWorkers(deps, { sweepEveryMs: options.sweepEveryMs ?? 500, eventRetryBaseMs: options.eventRetryBaseMs });
   return {
     database,
     deps,
@@ -60,7 +62,7 @@ export async function startSyncStack(
     queues,
     async close() {
       await app.close();
-      await workers.close();
+      await workers?.close();
       await closeQueues(queues);
       await redis.close();
       await database.drop();
@@ -68,6 +70,16 @@ export async function startSyncStack(
   };
 }
 export type SyncStack = Awaited<ReturnType<typeof startSyncStack>>;
+
+// Webhook bodies, as the CRMs sent them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+/** What the receivers stored and no worker has applied yet, oldest first. */
+export async function inboxRows(database: TestDatabase): Promise<{ connectionId: string; events: Json[] }[]> {
+  const rows = await database.sql<{ connection_id: string; events: Json[] }[]>`SELECT connection_id, events FROM inbox ORDER BY id`;
+  return rows.map((r) => ({ connectionId: r.connection_id, events: r.events }));
+}
 
 /** Sandboxes generous enough that a test is never waiting on their limits unless it means to. */
 export async function startSandboxes(seed: number) {
