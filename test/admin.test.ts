@@ -352,15 +352,20 @@ describe('/metrics', () => {
     expect(sample(text, 'crm_sync_webhook_ack_seconds_count', { provider: 'hubspot', status: '401' })).toBe(1);
   });
 
-  it('shows outbound lag while rows wait, and counts the CRM’s 429s', async () => {
+  it('shows outbound and inbound lag while rows wait, and counts the CRM’s 429s', async () => {
     const pipedrive = { connection: connections.pipedrive.id, provider: 'pipedrive', account: client.accountId };
-    // Paused, the Pipedrive connection keeps its dirty rows: they age.
+    // Paused, the Pipedrive connection keeps its dirty rows and its received webhooks: they age.
     await client.request('POST', `/v1/connections/${connections.pipedrive.id}/pause`);
     await client.request('POST', '/v1/opportunities', { title: 'Waiting' });
+    const received = [{ meta: { entity: 'deal', action: 'change', entity_id: '1' } }, { meta: { entity: 'deal', action: 'change', entity_id: '2' } }];
+    await stack.database.sql`INSERT INTO inbox (connection_id, events, event_count) VALUES (${connections.pipedrive.id}, ${stack.database.sql.json(received)}, 2)`;
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const waiting = await scrape();
     expect(sample(waiting, 'crm_sync_outbound_pending', pipedrive)).toBeGreaterThanOrEqual(1);
     expect(sample(waiting, 'crm_sync_outbound_lag_seconds', pipedrive)).toBeGreaterThanOrEqual(1);
+    expect(sample(waiting, 'crm_sync_inbound_waiting_events', pipedrive)).toBe(2);
+    expect(sample(waiting, 'crm_sync_inbound_lag_seconds', pipedrive)).toBeGreaterThanOrEqual(1);
+    expect(sample(waiting, 'crm_sync_inbound_failed_deliveries', pipedrive)).toBe(0);
     expect(sample(waiting, 'crm_sync_connections', { provider: 'pipedrive', state: 'paused' })).toBe(1);
 
     const hubspot = { connection: connections.hubspot.id, provider: 'hubspot', account: client.accountId };

@@ -38,6 +38,9 @@ export function syncGauges(registry: Registry) {
     budgetSpent: gauge('crm_sync_crm_budget_spent', "1 while the connection's daily CRM budget is spent (nothing is sent until it resets), else 0", CONNECTION_LABELS),
     outboundPending: gauge('crm_sync_outbound_pending', 'Opportunities waiting to be pushed to the CRM', CONNECTION_LABELS),
     recordsWithProblems: gauge('crm_sync_records_with_problems', 'Opportunities the connection cannot sync fully: a value it could not map, write or read (GET /v1/connections/{id}/problems)', CONNECTION_LABELS),
+    inboundWaiting: gauge('crm_sync_inbound_waiting_events', 'Received webhook events stored in the inbox and not applied yet', CONNECTION_LABELS),
+    inboundLag: gauge('crm_sync_inbound_lag_seconds', 'Age of the oldest received webhook not applied yet; 0 when none waits', CONNECTION_LABELS),
+    inboundFailed: gauge('crm_sync_inbound_failed_deliveries', 'Received webhooks set aside after their retries ran out (on the connection timeline as inbound_failed)', CONNECTION_LABELS),
     outboundLag: gauge('crm_sync_outbound_lag_seconds', 'Age of the oldest opportunity waiting to be pushed; 0 when none waits', CONNECTION_LABELS),
     conflicts: gauge('crm_sync_conflicts_last_hour', 'Conflicts decided in the last hour', CONNECTION_LABELS),
     echoes: gauge('crm_sync_echoes_suppressed_last_hour', 'Echoes of our own writes suppressed in the last hour', CONNECTION_LABELS),
@@ -72,6 +75,9 @@ function refreshConnection(gauges: SyncGauges, c: ConnectionHealth, now: number)
   gauges.outboundPending.set(labels, c.pendingOutbound);
   gauges.recordsWithProblems.set(labels, c.recordsWithProblems);
   gauges.outboundLag.set(labels, c.oldestDirtyAt ? ageSeconds(c.oldestDirtyAt.getTime(), now) : 0);
+  gauges.inboundWaiting.set(labels, c.inbox?.events ?? 0);
+  gauges.inboundLag.set(labels, c.inbox ? ageSeconds(c.inbox.oldestAt.getTime(), now) : 0);
+  gauges.inboundFailed.set(labels, c.inbox?.failed ?? 0);
   gauges.conflicts.set(labels, 0);
   gauges.echoes.set(labels, 0);
   gauges.ignored.set(labels, 0);
