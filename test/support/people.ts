@@ -77,8 +77,8 @@ export async function settled(stack: SyncStack, account: ConnectedAccount) {
   let streak = 0;
   await eventually(async () => {
     const [{ n }] = await stack.database.sql`
-      SELECT (SELECT count(*) FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${account.client.accountId})
-           + (SELECT count(*) FROM inbox i JOIN connections c ON c.id = i.connection_id WHERE c.account_id = ${account.client.accountId} AND i.failed_at IS NULL) AS n`;
+      SELECT ((SELECT count(*) FROM outbox o JOIN connections c ON c.id = o.connection_id WHERE c.account_id = ${account.client.accountId})
+           + (SELECT count(*) FROM inbox i JOIN connections c ON c.id = i.connection_id WHERE c.account_id = ${account.client.accountId} AND i.failed_at IS NULL))::int AS n`;
     const [h, p] = await Promise.all([sandboxState(account.sandboxes.hubspot.baseUrl), sandboxState(account.sandboxes.pipedrive.baseUrl)]);
     const jobs = await Promise.all([stack.queues.inbound, stack.queues.outbound].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
     const queued = jobs.some((counts) => Object.values(counts).some((count) => count > 0));
